@@ -1,0 +1,302 @@
+// The rules of one concert event's seats: who may hold, reserve and buy which seat, and when holds lapse.
+// Pure domain logic over plain data: every change returns the ops the database must record, and nothing here
+// does I/O or reads a clock (the caller passes `now`).
+import type { ErrorCode } from "../src/errors";
+import type { HoldView, PaymentView, ReservationView, SeatView } from "../src/subjects";
+
+export type SeatStatus = "AVAILABLE" | "HELD" | "RESERVED" | "SOLD";
+
+export interface Seat {
+  id: number;
+  seatNumber: string;
+  price: number;
+  status: SeatStatus;
+  userId?: number;
+  holdExpiresAt?: number;
+  /** Key of the reservation holding a RESERVED or SOLD seat. */
+  reservationKey?: string;
+}
+
+export type ReservationStatus = "PENDING" | "PAYING" | "PAID" | "EXPIRED" | "CANCELLED";
+
+export interface Payment {
+  id: number;
+  amount: number;
+  paidAt: number;
+}
+
+export interface Reservation {
+  /** Stable in memory before the database has assigned `id`. */
+  key: string;
+  id?: number;
+  userId: number;
+  seatIds: number[];
+  totalAmount: number;
+  createdAt: number;
+  expiresAt: number;
+  status: ReservationStatus;
+  payment?: Payment;
+}
+
+/** What the database must record; the commit adapter turns each into SQL and, once committed, a domain event. */
+export type EventOp =
+  | { type: "held"; seatId: number; userId: number; expiresAt: number }
+  | { type: "released"; seatId: number; userId: number; reason: "expired" }
+  | {
+      type: "reserved";
+      key: string;
+      userId: number;
+      seatIds: number[];
+      prices: number[];
+      totalAmount: number;
+      createdAt: number;
+      expiresAt: number;
+    }
+  | {
+      type: "reservationEnded";
+      reservationId: number;
+      userId: number;
+      seatIds: number[];
+      status: "EXPIRED" | "CANCELLED";
+    }
+  | { type: "paid"; reservationId: number; userId: number; amount: number; seatIds: number[]; paidAt: number };
+
+/** The database's answer to one op: the id it assigned, or a payment it refused. */
+export type OpResult =
+  | { reservationId: number }
+  | { paymentId: number }
+  | { rejected: "insufficient_balance" }
+  | null;
+
+export interface InventorySnapshot {
+  seats: Seat[];
+  reservations: Reservation[];
+}
+
+export type Decision<T> = { ok: true; value: T; ops: EventOp[] } | { ok: false; code: ErrorCode };
+
+const refuse = (code: ErrorCode) => ({ ok: false, code }) as const;
+
+export class SeatInventory {
+  private readonly seats = new Map<number, Seat>();
+  private readonly reservationsByKey = new Map<string, Reservation>();
+  private readonly reservationsById = new Map<number, Reservation>();
+  private nextKey = 0;
+
+  constructor(
+    readonly eventId: number,
+    readonly rules: { holdTtlMs: number; maxSeatsPerUser: number },
+    snapshot: InventorySnapshot,
+  ) {
+    for (const seat of snapshot.seats) this.seats.set(seat.id, { ...seat });
+    for (const reservation of snapshot.reservations) this.track({ ...reservation });
+  }
+
+  // ---- reads ----------------------------------------------------------------------------------------------------
+
+  availableSeats(): SeatView[] {
+    const list: SeatView[] = [];
+    for (const seat of this.seats.values()) if (seat.status === "AVAILABLE") list.push(seatView(seat));
+    return list;
+  }
+
+  counts(): Record<SeatStatus, number> {
+    const counts: Record<SeatStatus, number> = { AVAILABLE: 0, HELD: 0, RESERVED: 0, SOLD: 0 };
+    for (const seat of this.seats.values()) counts[seat.status]++;
+    return counts;
+  }
+
+  /** True while a hold or an unpaid reservation still needs the actor's timer. */
+  hasLiveHolds(): boolean {
+    for (const seat of this.seats.values()) if (seat.status === "HELD" || seat.status === "RESERVED") return true;
+    return false;
+  }
+
+  /** The earliest moment something lapses, or undefined when nothing will. */
+  nextDeadline(): number | undefined {
+    let earliest: number | undefined;
+    const consider = (at: number) => (earliest = earliest === undefined ? at : Math.min(earliest, at));
+    for (const seat of this.seats.values()) if (seat.status === "HELD") consider(seat.holdExpiresAt!);
+    for (const r of this.reservationsByKey.values()) if (r.status === "PENDING" && r.id !== undefined) consider(r.expiresAt);
+    return earliest;
+  }
+
+  holdView(seatId: number): HoldView {
+    const seat = this.seats.get(seatId)!;
+    return { ...seatView(seat), expirationTime: new Date(seat.holdExpiresAt!).toISOString() };
+  }
+
+  reservationView(key: string): ReservationView {
+    const r = this.reservationsByKey.get(key)!;
+    return {
+      id: r.id!,
+      concertEventId: this.eventId,
+      totalSeats: r.seatIds.length,
+      totalAmount: r.totalAmount,
+      createdAt: new Date(r.createdAt).toISOString(),
+      status: r.status === "PAYING" ? "PENDING" : r.status,
+      expiresAt: new Date(r.expiresAt).toISOString(),
+      seatIds: [...r.seatIds],
+    };
+  }
+
+  paymentView(key: string): PaymentView | undefined {
+    const r = this.reservationsByKey.get(key)!;
+    if (!r.payment) return undefined;
+    return {
+      id: r.payment.id,
+      reservationId: r.id!,
+      amount: r.payment.amount,
+      status: "success",
+      paidAt: new Date(r.payment.paidAt).toISOString(),
+    };
+  }
+
+  // ---- commands -------------------------------------------------------------------------------------------------
+
+  occupy(userId: number, seatId: number, now: number): Decision<{ seatId: number; fresh: boolean }> {
+    const seat = this.seats.get(seatId);
+    if (!seat) return refuse("not_found_seat");
+    if (seat.status === "HELD" && seat.userId === userId) return { ok: true, value: { seatId, fresh: false }, ops: [] };
+    if (seat.status !== "AVAILABLE") return refuse("seat_unavailable");
+    if (this.seatsHeldOrReservedBy(userId) >= this.rules.maxSeatsPerUser) return refuse("hold_limit_exceeded");
+    const expiresAt = now + this.rules.holdTtlMs;
+    Object.assign(seat, { status: "HELD", userId, holdExpiresAt: expiresAt } satisfies Partial<Seat>);
+    return { ok: true, value: { seatId, fresh: true }, ops: [{ type: "held", seatId, userId, expiresAt }] };
+  }
+
+  reserve(userId: number, seatIds: number[], now: number): Decision<{ key: string }> {
+    const seats: Seat[] = [];
+    for (const id of new Set(seatIds)) {
+      const seat = this.seats.get(id);
+      if (!seat || seat.status !== "HELD" || seat.userId !== userId || seat.holdExpiresAt! <= now) {
+        return refuse("seat_not_held");
+      }
+      seats.push(seat);
+    }
+    if (seats.length === 0) return refuse("seat_not_held");
+    const key = `r${this.nextKey++}`;
+    const reservation: Reservation = {
+      key,
+      userId,
+      seatIds: seats.map((s) => s.id),
+      totalAmount: seats.reduce((sum, s) => sum + s.price, 0),
+      createdAt: now,
+      // Payment is due when the earliest of the holds it replaces would have lapsed.
+      expiresAt: Math.min(...seats.map((s) => s.holdExpiresAt!)),
+      status: "PENDING",
+    };
+    for (const seat of seats) {
+      Object.assign(seat, { status: "RESERVED", holdExpiresAt: undefined, reservationKey: key } satisfies Partial<Seat>);
+    }
+    this.track(reservation);
+    const { seatIds: ids, totalAmount, createdAt, expiresAt } = reservation;
+    const prices = seats.map((s) => s.price);
+    return {
+      ok: true,
+      value: { key },
+      ops: [{ type: "reserved", key, userId, seatIds: ids, prices, totalAmount, createdAt, expiresAt }],
+    };
+  }
+
+  /**
+   * Starts paying a reservation. `inFlight` means a payment for it is already committing and the caller should
+   * wait for that one; `settled` means it was paid before and the same payment is the answer.
+   */
+  pay(
+    userId: number,
+    reservationId: number,
+    now: number,
+  ): Decision<{ key: string; state: "started" | "inFlight" | "settled" }> {
+    const r = this.reservationsById.get(reservationId);
+    if (!r || r.userId !== userId) return refuse("not_found_reservation");
+    if (r.status === "PAID") return { ok: true, value: { key: r.key, state: "settled" }, ops: [] };
+    if (r.status === "PAYING") return { ok: true, value: { key: r.key, state: "inFlight" }, ops: [] };
+    if (r.status !== "PENDING" || r.expiresAt <= now) return refuse("reservation_expired");
+    r.status = "PAYING";
+    const op: EventOp = { type: "paid", reservationId, userId, amount: r.totalAmount, seatIds: r.seatIds, paidAt: now };
+    return { ok: true, value: { key: r.key, state: "started" }, ops: [op] };
+  }
+
+  cancel(userId: number, reservationId: number): Decision<{ key: string }> {
+    const r = this.reservationsById.get(reservationId);
+    if (!r || r.userId !== userId) return refuse("not_found_reservation");
+    if (r.status === "EXPIRED" || r.status === "CANCELLED") return { ok: true, value: { key: r.key }, ops: [] };
+    // A paid reservation is final, and one being paid right now cannot be pulled from under its payment.
+    if (r.status !== "PENDING") return refuse("invalid_request");
+    return { ok: true, value: { key: r.key }, ops: [this.end(r, "CANCELLED")] };
+  }
+
+  /** Releases every hold and unpaid reservation whose time has come. */
+  expire(now: number): EventOp[] {
+    const ops: EventOp[] = [];
+    for (const seat of this.seats.values()) {
+      if (seat.status !== "HELD" || seat.holdExpiresAt! > now) continue;
+      ops.push({ type: "released", seatId: seat.id, userId: seat.userId!, reason: "expired" });
+      this.free(seat);
+    }
+    for (const r of this.reservationsByKey.values()) {
+      // A reservation still without an id is committing; it is looked at again once that commit is done.
+      if (r.status === "PENDING" && r.id !== undefined && r.expiresAt <= now) ops.push(this.end(r, "EXPIRED"));
+    }
+    return ops;
+  }
+
+  // ---- results of a commit --------------------------------------------------------------------------------------
+
+  /** Applies what the database answered for each op of a committed batch. */
+  settle(ops: EventOp[], results: OpResult[]): void {
+    ops.forEach((op, index) => {
+      const result = results[index];
+      if (op.type === "reserved" && result && "reservationId" in result) {
+        const r = this.reservationsByKey.get(op.key)!;
+        r.id = result.reservationId;
+        this.reservationsById.set(r.id, r);
+      }
+      if (op.type === "paid") this.settlePayment(op, result ?? null);
+    });
+  }
+
+  private settlePayment(op: Extract<EventOp, { type: "paid" }>, result: OpResult): void {
+    const r = this.reservationsById.get(op.reservationId)!;
+    if (!result || !("paymentId" in result)) {
+      r.status = "PENDING";
+      return;
+    }
+    r.status = "PAID";
+    r.payment = { id: result.paymentId, amount: op.amount, paidAt: op.paidAt };
+    for (const id of r.seatIds) this.seats.get(id)!.status = "SOLD";
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------------------------
+
+  private seatsHeldOrReservedBy(userId: number): number {
+    let count = 0;
+    for (const seat of this.seats.values()) {
+      if (seat.userId === userId && (seat.status === "HELD" || seat.status === "RESERVED")) count++;
+    }
+    return count;
+  }
+
+  private track(reservation: Reservation): void {
+    this.reservationsByKey.set(reservation.key, reservation);
+    if (reservation.id !== undefined) this.reservationsById.set(reservation.id, reservation);
+  }
+
+  private end(r: Reservation, status: "EXPIRED" | "CANCELLED"): EventOp {
+    r.status = status;
+    for (const id of r.seatIds) this.free(this.seats.get(id)!);
+    return { type: "reservationEnded", reservationId: r.id!, userId: r.userId, seatIds: r.seatIds, status };
+  }
+
+  private free(seat: Seat): void {
+    seat.status = "AVAILABLE";
+    seat.userId = undefined;
+    seat.holdExpiresAt = undefined;
+    seat.reservationKey = undefined;
+  }
+}
+
+function seatView(seat: Seat): SeatView {
+  return { id: seat.id, seatNumber: seat.seatNumber, price: seat.price };
+}

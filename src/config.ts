@@ -1,0 +1,86 @@
+// The one place the service reads its environment. Every setting of API.md's configuration table lives here,
+// validated at start so a typo fails loudly instead of running with a silent default.
+
+export type DatabaseTarget =
+  | { kind: "pglite-disk"; dir: string }
+  | { kind: "pglite-memory" }
+  | { kind: "postgres"; url: string };
+
+export interface Config {
+  port: number;
+  database: DatabaseTarget;
+  natsServers: string[];
+  authSecret: string;
+  authSecretIsDevelopment: boolean;
+  seatHoldTtlMs: number;
+  queueMaxActive: number;
+  queueActiveTtlMs: number;
+  maxSeatsPerUser: number;
+  seedDemo: boolean;
+  /** How long a NATS request may wait for an actor before the HTTP side answers 503. */
+  requestTimeoutMs: number;
+  /** An event actor with no live holds stops after this long without commands. */
+  actorIdleMs: number;
+}
+
+export const DEVELOPMENT_SECRET = "development-secret-do-not-use-in-production";
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const value = Number(raw.trim());
+  if (value < min || value > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === "") return fallback;
+  if (["true", "1", "yes"].includes(raw)) return true;
+  if (["false", "0", "no"].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`);
+}
+
+function database(env: Env): DatabaseTarget {
+  const url = env.DATABASE_URL?.trim();
+  if (!url) return { kind: "pglite-disk", dir: env.DATA_DIR?.trim() || "./data" };
+  if (url === "memory://") return { kind: "pglite-memory" };
+  if (/^postgres(ql)?:\/\//.test(url)) return { kind: "postgres", url };
+  throw new ConfigError(`DATABASE_URL must be postgres://… or memory://, got "${url}"`);
+}
+
+function natsServers(env: Env): string[] {
+  const servers = (env.NATS_URL ?? "nats://127.0.0.1:4222").split(",").map((s) => s.trim()).filter(Boolean);
+  if (servers.length === 0) throw new ConfigError("NATS_URL must name at least one server");
+  return servers;
+}
+
+function authSecret(env: Env): { secret: string; development: boolean } {
+  const secret = env.AUTH_SECRET;
+  if (secret) return { secret, development: false };
+  if (env.NODE_ENV === "production") throw new ConfigError("AUTH_SECRET is required when NODE_ENV=production");
+  return { secret: DEVELOPMENT_SECRET, development: true };
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const auth = authSecret(env);
+  return {
+    port: integer(env, "PORT", 8080, 0, 65535),
+    database: database(env),
+    natsServers: natsServers(env),
+    authSecret: auth.secret,
+    authSecretIsDevelopment: auth.development,
+    seatHoldTtlMs: integer(env, "SEAT_HOLD_TTL_SECONDS", 300, 1) * 1000,
+    queueMaxActive: integer(env, "QUEUE_MAX_ACTIVE", 100, 1),
+    queueActiveTtlMs: integer(env, "QUEUE_ACTIVE_TTL_SECONDS", 600, 1) * 1000,
+    maxSeatsPerUser: integer(env, "MAX_SEATS_PER_USER", 4, 1),
+    seedDemo: boolean(env, "SEED_DEMO", true),
+    requestTimeoutMs: integer(env, "REQUEST_TIMEOUT_MS", 2000, 50),
+    actorIdleMs: integer(env, "ACTOR_IDLE_SECONDS", 60, 1) * 1000,
+  };
+}

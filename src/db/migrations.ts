@@ -1,0 +1,103 @@
+import type { Database } from "./port";
+
+// Each migration is a list of single statements, applied once, in order, inside one transaction.
+// The constraints are the last line of defence for the invariants the actors keep in memory:
+// a seat row has exactly one state, so it can be in at most one live hold or reservation;
+// a reservation has at most one payment; a wallet balance never goes below zero.
+const MIGRATIONS: string[][] = [
+  [
+    `CREATE TABLE concerts (
+       id bigserial PRIMARY KEY,
+       title text NOT NULL,
+       venue text NOT NULL
+     )`,
+    `CREATE TABLE concert_events (
+       id bigserial PRIMARY KEY,
+       concert_id bigint NOT NULL REFERENCES concerts(id),
+       starts_at timestamptz NOT NULL
+     )`,
+    `CREATE INDEX concert_events_concert ON concert_events(concert_id)`,
+    `CREATE TABLE reservations (
+       id bigserial PRIMARY KEY,
+       user_id bigint NOT NULL,
+       concert_event_id bigint NOT NULL REFERENCES concert_events(id),
+       total_amount bigint NOT NULL CHECK (total_amount >= 0),
+       status text NOT NULL CHECK (status IN ('PENDING', 'PAID', 'EXPIRED', 'CANCELLED')),
+       created_at timestamptz NOT NULL,
+       expires_at timestamptz NOT NULL
+     )`,
+    `CREATE INDEX reservations_user ON reservations(user_id, id DESC)`,
+    `CREATE INDEX reservations_event_live ON reservations(concert_event_id) WHERE status IN ('PENDING', 'PAID')`,
+    `CREATE TABLE seats (
+       id bigserial PRIMARY KEY,
+       concert_event_id bigint NOT NULL REFERENCES concert_events(id),
+       seat_number text NOT NULL,
+       price bigint NOT NULL CHECK (price >= 0),
+       status text NOT NULL DEFAULT 'AVAILABLE' CHECK (status IN ('AVAILABLE', 'HELD', 'RESERVED', 'SOLD')),
+       user_id bigint,
+       hold_expires_at timestamptz,
+       reservation_id bigint REFERENCES reservations(id),
+       UNIQUE (concert_event_id, seat_number),
+       CHECK ((status = 'AVAILABLE') = (user_id IS NULL)),
+       CHECK ((status = 'HELD') = (hold_expires_at IS NOT NULL)),
+       CHECK ((status IN ('RESERVED', 'SOLD')) = (reservation_id IS NOT NULL))
+     )`,
+    `CREATE INDEX seats_event ON seats(concert_event_id, id)`,
+    `CREATE TABLE reservation_seats (
+       reservation_id bigint NOT NULL REFERENCES reservations(id),
+       seat_id bigint NOT NULL REFERENCES seats(id),
+       price bigint NOT NULL,
+       PRIMARY KEY (reservation_id, seat_id)
+     )`,
+    `CREATE TABLE wallets (
+       user_id bigint PRIMARY KEY,
+       balance bigint NOT NULL DEFAULT 0 CHECK (balance >= 0 AND balance <= 1000000000000)
+     )`,
+    `CREATE TABLE wallet_ledger (
+       id bigserial PRIMARY KEY,
+       user_id bigint NOT NULL,
+       amount bigint NOT NULL,
+       kind text NOT NULL CHECK (kind IN ('charge', 'payment')),
+       payment_id bigint,
+       created_at timestamptz NOT NULL DEFAULT now()
+     )`,
+    `CREATE INDEX wallet_ledger_user ON wallet_ledger(user_id)`,
+    `CREATE TABLE payments (
+       id bigserial PRIMARY KEY,
+       reservation_id bigint NOT NULL UNIQUE REFERENCES reservations(id),
+       user_id bigint NOT NULL,
+       amount bigint NOT NULL CHECK (amount >= 0),
+       status text NOT NULL DEFAULT 'success',
+       paid_at timestamptz NOT NULL
+     )`,
+    `CREATE INDEX payments_user ON payments(user_id, id DESC)`,
+    `CREATE TABLE queue_tokens (
+       token text PRIMARY KEY,
+       user_id bigint NOT NULL,
+       seq bigint NOT NULL UNIQUE,
+       status text NOT NULL CHECK (status IN ('WAITING', 'ACTIVE', 'EXPIRED')),
+       issued_at timestamptz NOT NULL,
+       activated_at timestamptz,
+       expires_at timestamptz,
+       CHECK ((status = 'ACTIVE') <= (expires_at IS NOT NULL))
+     )`,
+    // One live place in the queue per user, whatever the races.
+    `CREATE UNIQUE INDEX queue_tokens_live_user ON queue_tokens(user_id) WHERE status IN ('WAITING', 'ACTIVE')`,
+    `CREATE INDEX queue_tokens_live ON queue_tokens(seq) WHERE status IN ('WAITING', 'ACTIVE')`,
+  ],
+];
+
+export async function migrate(db: Database): Promise<void> {
+  await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+  for (const [index, statements] of MIGRATIONS.entries()) {
+    const version = index + 1;
+    await db.transaction(async (tx) => {
+      // The lock keeps two instances starting at once from applying the same migration twice.
+      await tx.query(`LOCK TABLE schema_migrations IN EXCLUSIVE MODE`);
+      const done = await tx.query(`SELECT 1 FROM schema_migrations WHERE version = $1`, [version]);
+      if (done.length > 0) return;
+      for (const statement of statements) await tx.query(statement);
+      await tx.query(`INSERT INTO schema_migrations (version) VALUES ($1)`, [version]);
+    });
+  }
+}
