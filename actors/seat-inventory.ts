@@ -1,8 +1,10 @@
 // The rules of one concert event's seats: who may hold, reserve and buy which seat, and when holds lapse.
 // Pure domain logic over plain data: every change returns the ops the database must record, and nothing here
 // does I/O or reads a clock (the caller passes `now`).
+import { fail, ok, type Reply } from "../src/codec";
 import type { ErrorCode } from "../src/errors";
 import type { HoldView, PaymentView, ReservationView, SeatView } from "../src/subjects";
+import type { Decision, EntityModel, ReplyTo } from "./durable-entity";
 
 export type SeatStatus = "AVAILABLE" | "HELD" | "RESERVED" | "SOLD";
 
@@ -73,11 +75,19 @@ export interface InventorySnapshot {
   reservations: Reservation[];
 }
 
-export type Decision<T> = { ok: true; value: T; ops: EventOp[] } | { ok: false; code: ErrorCode };
+/** The commands one concert event accepts; `replyTo` carries the answer back to the sender. */
+export type EventCommand =
+  | { type: "seats"; userId: number; replyTo?: ReplyTo }
+  | { type: "occupy"; userId: number; seatId: number; replyTo?: ReplyTo }
+  | { type: "reserve"; userId: number; seatIds: number[]; replyTo?: ReplyTo }
+  | { type: "pay"; userId: number; reservationId: number; replyTo?: ReplyTo }
+  | { type: "cancel"; userId: number; reservationId: number; replyTo?: ReplyTo };
+
+type Outcome<T> = { ok: true; value: T; ops: EventOp[] } | { ok: false; code: ErrorCode };
 
 const refuse = (code: ErrorCode) => ({ ok: false, code }) as const;
 
-export class SeatInventory {
+export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResult> {
   private readonly seats = new Map<number, Seat>();
   private readonly reservationsByKey = new Map<string, Reservation>();
   private readonly reservationsById = new Map<number, Reservation>();
@@ -90,6 +100,26 @@ export class SeatInventory {
   ) {
     for (const seat of snapshot.seats) this.seats.set(seat.id, { ...seat });
     for (const reservation of snapshot.reservations) this.track({ ...reservation });
+  }
+
+  decide(command: EventCommand, now: number): Decision<EventOp> {
+    const accept = <T>(outcome: Outcome<T>, answer: (value: T) => () => Reply<unknown>): Decision<EventOp> =>
+      outcome.ok ? { ok: true, ops: outcome.ops, answer: answer(outcome.value) } : outcome;
+    switch (command.type) {
+      case "seats":
+        return { ok: true, ops: [], answer: () => ok(this.availableSeats()) };
+      case "occupy":
+        return accept(this.occupy(command.userId, command.seatId, now), ({ seatId }) => () => ok(this.holdView(seatId)));
+      case "reserve":
+        return accept(this.reserve(command.userId, command.seatIds, now), ({ key }) => () => ok(this.reservationView(key)));
+      case "pay":
+        return accept(this.pay(command.userId, command.reservationId, now), ({ key }) => () => {
+          const payment = this.paymentView(key);
+          return payment ? ok(payment) : fail("insufficient_balance");
+        });
+      case "cancel":
+        return accept(this.cancel(command.userId, command.reservationId), ({ key }) => () => ok(this.reservationView(key)));
+    }
   }
 
   // ---- reads ----------------------------------------------------------------------------------------------------
@@ -106,10 +136,10 @@ export class SeatInventory {
     return counts;
   }
 
-  /** True while a hold or an unpaid reservation still needs the actor's timer. */
-  hasLiveHolds(): boolean {
-    for (const seat of this.seats.values()) if (seat.status === "HELD" || seat.status === "RESERVED") return true;
-    return false;
+  /** No hold or unpaid reservation needs the actor's timer, so it may stop when idle. */
+  dormant(): boolean {
+    for (const seat of this.seats.values()) if (seat.status === "HELD" || seat.status === "RESERVED") return false;
+    return true;
   }
 
   /** The earliest moment something lapses, or undefined when nothing will. */
@@ -154,7 +184,7 @@ export class SeatInventory {
 
   // ---- commands -------------------------------------------------------------------------------------------------
 
-  occupy(userId: number, seatId: number, now: number): Decision<{ seatId: number; fresh: boolean }> {
+  occupy(userId: number, seatId: number, now: number): Outcome<{ seatId: number; fresh: boolean }> {
     const seat = this.seats.get(seatId);
     if (!seat) return refuse("not_found_seat");
     if (seat.status === "HELD" && seat.userId === userId) return { ok: true, value: { seatId, fresh: false }, ops: [] };
@@ -165,7 +195,7 @@ export class SeatInventory {
     return { ok: true, value: { seatId, fresh: true }, ops: [{ type: "held", seatId, userId, expiresAt }] };
   }
 
-  reserve(userId: number, seatIds: number[], now: number): Decision<{ key: string }> {
+  reserve(userId: number, seatIds: number[], now: number): Outcome<{ key: string }> {
     const seats: Seat[] = [];
     for (const id of new Set(seatIds)) {
       const seat = this.seats.get(id);
@@ -207,7 +237,7 @@ export class SeatInventory {
     userId: number,
     reservationId: number,
     now: number,
-  ): Decision<{ key: string; state: "started" | "inFlight" | "settled" }> {
+  ): Outcome<{ key: string; state: "started" | "inFlight" | "settled" }> {
     const r = this.reservationsById.get(reservationId);
     if (!r || r.userId !== userId) return refuse("not_found_reservation");
     if (r.status === "PAID") return { ok: true, value: { key: r.key, state: "settled" }, ops: [] };
@@ -218,7 +248,7 @@ export class SeatInventory {
     return { ok: true, value: { key: r.key, state: "started" }, ops: [op] };
   }
 
-  cancel(userId: number, reservationId: number): Decision<{ key: string }> {
+  cancel(userId: number, reservationId: number): Outcome<{ key: string }> {
     const r = this.reservationsById.get(reservationId);
     if (!r || r.userId !== userId) return refuse("not_found_reservation");
     if (r.status === "EXPIRED" || r.status === "CANCELLED") return { ok: true, value: { key: r.key }, ops: [] };

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { createActor, fromPromise, SimulatedClock } from "xstate";
-import { concertEventMachine, type EventCommand } from "../actors/concert-event";
+import { concertEventMachine, type CommitInput, type EventCommand, type EventRequest } from "../actors/concert-event";
 import type { EventOp, InventorySnapshot, OpResult, Seat } from "../actors/seat-inventory";
 import type { Reply } from "../src/codec";
 
@@ -36,7 +36,7 @@ function harness(snapshot: InventorySnapshot | null = { seats: seats(10), reserv
         loads++;
         return current;
       }),
-      commit: fromPromise(async ({ input }: { input: { ops: EventOp[] } }) => {
+      commit: fromPromise(async ({ input }: { input: CommitInput }) => {
         batches.push(input.ops);
         if (gate) await gate;
         if (failNext) {
@@ -57,11 +57,10 @@ function harness(snapshot: InventorySnapshot | null = { seats: seats(10), reserv
   });
   const actor = createActor(machine, {
     clock,
-    input: { eventId: 7, holdTtlMs: TTL, maxSeatsPerUser: options.maxSeatsPerUser ?? 4, idleMs: options.idleMs ?? 3_600_000, now: () => clock.now() },
+    input: { key: 7, holdTtlMs: TTL, maxSeatsPerUser: options.maxSeatsPerUser ?? 4, idleMs: options.idleMs ?? 3_600_000, now: () => clock.now() },
   }).start();
 
-  type Cmd = EventCommand extends infer C ? (C extends { replyTo: unknown } ? Omit<C, "replyTo"> : never) : never;
-  const ask = <T = any>(command: Cmd) =>
+  const ask = <T = any>(command: EventRequest) =>
     new Promise<Reply<T>>((resolve) => actor.send({ ...command, replyTo: resolve as (r: Reply<unknown>) => void } as EventCommand));
   const settle = () => new Promise((r) => setTimeout(r, 0));
 

@@ -1,0 +1,253 @@
+// The shape every actor of this service shares: an entity that owns its state in memory, rebuilds it from the
+// database on start, serialises its commands, and commits their changes in groups. While one transaction is in
+// flight the next one fills up; a reply leaves only after the transaction holding its change has committed.
+// A failed commit fails every command waiting on it and reloads the entity, so memory never drifts from the database.
+//
+// No I/O in here. The database comes in as the `load` and `commit` actors the host provides, time as `input.now`
+// plus the actor's clock (which tests replace with SimulatedClock), and replies as the `replyTo` each command carries.
+import { assign, enqueueActions, fromPromise, setup, type EventObject } from "xstate";
+import { fail, type Reply } from "../src/codec";
+import { isErrorCode, type ErrorCode } from "../src/errors";
+
+export type ReplyTo = (reply: Reply<any>) => void;
+
+/** What a model decides for one command: refuse it, or accept it with the ops to record and how to answer. */
+export type Decision<Op> =
+  | { ok: false; code: ErrorCode }
+  | { ok: true; ops: Op[]; answer: () => Reply<unknown> };
+
+/** The domain half of an entity: plain in-memory rules, no I/O, time passed in. */
+export interface EntityModel<Command, Op, Result> {
+  decide(command: Command, now: number): Decision<Op>;
+  /** Ops for whatever has lapsed by `now` (holds, tokens, deadlines). */
+  expire(now: number): Op[];
+  /** When `expire` next has something to do. */
+  nextDeadline(): number | undefined;
+  /** Applies what the database answered for each op of a committed batch (ids it assigned, refusals). */
+  settle(ops: Op[], results: Result[]): void;
+  /** Whether the entity may stop when idle: nothing is waiting on its timer. */
+  dormant(): boolean;
+}
+
+export interface EntityInput {
+  /** Which entity this is (the concert event id; 0 for a singleton). */
+  key: number;
+  /** Stop after this long idle and dormant (Akka-style passivation); the next command starts it again. */
+  idleMs: number;
+  now: () => number;
+}
+
+export interface CommitInput<Op> {
+  key: number;
+  ops: Op[];
+}
+
+interface Waiter {
+  replyTo: ReplyTo | undefined;
+  answer: () => Reply<unknown>;
+}
+
+interface Batch<Op> {
+  ops: Op[];
+  waiters: Waiter[];
+}
+
+type Command = EventObject & { replyTo?: ReplyTo };
+type Tick = { type: "tick" };
+
+interface Context<Input, Model, Op> {
+  input: Input;
+  model: Model | undefined;
+  /** Changes applied in memory that the next transaction will carry. */
+  next: Batch<Op>;
+  /** The transaction being committed right now. */
+  inflight: Batch<Op>;
+  /** Commands that arrived while the entity was loading. */
+  stash: Command[];
+  /** When the expiry timer is set to fire, so commands only touch the timer when they move it earlier. */
+  timerAt: number | undefined;
+}
+
+export interface EntitySpec<Input extends EntityInput, Snapshot, Model, Cmd extends Command> {
+  id: string;
+  /** The command event types the entity accepts. */
+  commands: readonly Cmd["type"][];
+  create(snapshot: Snapshot, input: Input): Model;
+  /** The answer to every command when `load` found no such entity. */
+  missingCode?: ErrorCode;
+}
+
+const emptyBatch = <Op>(): Batch<Op> => ({ ops: [], waiters: [] });
+
+function errorCodeOf(error: unknown): ErrorCode {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return isErrorCode(code) ? code : "service_unavailable";
+}
+
+const notProvided = (name: string) =>
+  fromPromise<never>(async () => {
+    throw new Error(`the host must provide the '${name}' actor`);
+  });
+
+export function durableEntity<
+  Input extends EntityInput,
+  Snapshot,
+  Cmd extends Command,
+  Op,
+  Result,
+  Model extends EntityModel<Cmd, Op, Result>,
+>(spec: EntitySpec<Input, Snapshot, Model, Cmd>) {
+  type Ctx = Context<Input, Model, Op>;
+
+  /** A reply may not reveal a change that is not durable yet, so it waits behind anything uncommitted. */
+  const hasUncommitted = (c: Ctx) => c.inflight.ops.length > 0 || c.next.ops.length > 0 || c.next.waiters.length > 0;
+  // The command list is data, so XState cannot type these transitions; the action names are checked at runtime.
+  const on = (actions: unknown): Record<string, { actions: any }> =>
+    Object.fromEntries(spec.commands.map((type) => [type, { actions }]));
+  const refuseAll = (code: ErrorCode) => on({ type: "refuse", params: { code } });
+
+  return setup({
+    types: {
+      context: {} as Ctx,
+      events: {} as Cmd | Tick,
+      input: {} as Input,
+    },
+    actors: {
+      load: notProvided("load") as unknown as ReturnType<typeof fromPromise<Snapshot | null, { key: number }>>,
+      commit: notProvided("commit") as unknown as ReturnType<typeof fromPromise<Result[], CommitInput<Op>>>,
+    },
+    delays: {
+      idle: ({ context }) => context.input.idleMs,
+      retry: 1000,
+    },
+    guards: {
+      found: ({ event }) => (event as unknown as { output: Snapshot | null }).output !== null,
+      hasOpsToCommit: ({ context }) => context.next.ops.length > 0,
+      canPassivate: ({ context }) => !hasUncommitted(context) && context.model?.dormant() !== false,
+    },
+    actions: {
+      handleCommand: enqueueActions(({ context, event, enqueue }) => {
+        const command = event as Cmd;
+        const decision = context.model!.decide(command, context.input.now());
+        if (!decision.ok) {
+          enqueue(() => command.replyTo?.(fail(decision.code)));
+          return;
+        }
+        if (decision.ops.length === 0 && !hasUncommitted(context)) {
+          enqueue(() => command.replyTo?.(decision.answer()));
+          return;
+        }
+        // The batch belongs to this actor alone; appending in place keeps a large batch O(1) per command.
+        context.next.ops.push(...decision.ops);
+        context.next.waiters.push({ replyTo: command.replyTo, answer: decision.answer });
+      }),
+      expireLapsed: ({ context }) => {
+        context.next.ops.push(...context.model!.expire(context.input.now()));
+      },
+      scheduleExpiry: enqueueActions(({ context, enqueue }) => {
+        const deadline = context.model?.nextDeadline();
+        if (deadline === undefined || (context.timerAt !== undefined && context.timerAt <= deadline)) return;
+        enqueue.cancel("expiry");
+        enqueue.raise({ type: "tick" } as Tick, { id: "expiry", delay: Math.max(0, deadline - context.input.now()) });
+        enqueue.assign({ timerAt: deadline });
+      }),
+      timerFired: assign({ timerAt: undefined }),
+      startCommit: assign(({ context }) => ({ inflight: context.next, next: emptyBatch<Op>() })),
+      settleCommit: enqueueActions(({ context, event, enqueue }) => {
+        const results = (event as unknown as { output: Result[] }).output;
+        context.model!.settle(context.inflight.ops, results);
+        const waiters = context.inflight.waiters;
+        // Replies that only waited for this commit (no change of their own) go out with it.
+        const followers = context.next.ops.length === 0 ? context.next.waiters : [];
+        enqueue(() => {
+          for (const w of waiters) w.replyTo?.(w.answer());
+          for (const w of followers) w.replyTo?.(w.answer());
+        });
+        enqueue.assign({ inflight: emptyBatch<Op>(), next: followers.length > 0 ? emptyBatch<Op>() : context.next });
+      }),
+      failEverything: enqueueActions(({ context, event, enqueue }) => {
+        const code = errorCodeOf((event as { error?: unknown }).error);
+        const waiters = [...context.inflight.waiters, ...context.next.waiters];
+        enqueue(() => waiters.forEach((w) => w.replyTo?.(fail(code))));
+        // Memory is thrown away: the reload makes it what the database holds.
+        enqueue.cancel("expiry");
+        enqueue.assign({ model: undefined, inflight: emptyBatch<Op>(), next: emptyBatch<Op>(), timerAt: undefined });
+      }),
+      createModel: assign({
+        model: ({ context, event }) => spec.create((event as unknown as { output: Snapshot }).output, context.input),
+      }),
+      stashCommand: assign({ stash: ({ context, event }) => [...context.stash, event as Cmd] }),
+      replayStash: enqueueActions(({ context, enqueue }) => {
+        for (const command of context.stash) enqueue.raise(command as Cmd);
+        enqueue.assign({ stash: [] });
+      }),
+      refuseStash: enqueueActions(({ context, enqueue }, params: { code: ErrorCode }) => {
+        const stash = context.stash;
+        enqueue(() => stash.forEach((c) => c.replyTo?.(fail(params.code))));
+        enqueue.assign({ stash: [] });
+      }),
+      refuse: ({ event }, params: { code: ErrorCode }) => (event as Command).replyTo?.(fail(params.code)),
+    },
+  }).createMachine({
+    id: spec.id,
+    context: ({ input }) => ({
+      input,
+      model: undefined,
+      next: emptyBatch<Op>(),
+      inflight: emptyBatch<Op>(),
+      stash: [],
+      timerAt: undefined,
+    }),
+    initial: "loading",
+    states: {
+      loading: {
+        id: "loading",
+        invoke: {
+          src: "load",
+          input: ({ context }) => ({ key: context.input.key }),
+          onDone: [
+            { guard: "found", target: "ready", actions: ["createModel", "replayStash"] },
+            { target: "missing" },
+          ],
+          onError: { target: "unavailable" },
+        },
+        on: on("stashCommand"),
+      },
+      unavailable: {
+        entry: { type: "refuseStash", params: { code: "service_unavailable" } },
+        on: refuseAll("service_unavailable"),
+        after: { retry: "loading" },
+      },
+      missing: {
+        entry: { type: "refuseStash", params: { code: spec.missingCode ?? "internal_server_error" } },
+        on: refuseAll(spec.missingCode ?? "internal_server_error"),
+        after: { idle: "stopped" },
+      },
+      ready: {
+        // Whatever lapsed while the entity was down goes at once: the timer fires with no delay.
+        entry: "scheduleExpiry",
+        on: {
+          ...on(["handleCommand", "scheduleExpiry"]),
+          tick: { actions: ["timerFired", "expireLapsed", "scheduleExpiry"] },
+        } as Record<string, { actions: any }>,
+        initial: "idle",
+        states: {
+          idle: {
+            always: { guard: "hasOpsToCommit", target: "committing" },
+            after: { idle: { guard: "canPassivate", target: "#stopped" } },
+          },
+          committing: {
+            entry: "startCommit",
+            invoke: {
+              src: "commit",
+              input: ({ context }) => ({ key: context.input.key, ops: context.inflight.ops }),
+              onDone: { target: "idle", actions: ["settleCommit", "scheduleExpiry"] },
+              onError: { target: "#loading", actions: "failEverything" },
+            },
+          },
+        },
+      },
+      stopped: { id: "stopped", type: "final" },
+    },
+  });
+}
