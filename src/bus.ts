@@ -3,6 +3,8 @@ import { connect, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConne
 import { decode, encode, unwrap, type Reply } from "./codec";
 import { AppError } from "./errors";
 
+export type Publisher = Pick<Bus, "publish">;
+
 export interface Bus {
   readonly nc: NatsConnection;
   /** Sends a request to an actor; its catalog failure comes back as an AppError, an unreachable actor as 503. */

@@ -1,0 +1,33 @@
+// Bearer tokens: HS256 JWTs whose `sub` is the user id. Only HS256 is accepted, `exp` is required, and `sub` must be
+// the decimal form of a positive safe integer, so a token can never name a user ambiguously.
+import { jwtVerify, SignJWT } from "jose";
+import { AppError } from "./errors";
+
+const SUBJECT = /^[1-9][0-9]{0,15}$/;
+
+function keyOf(secret: string): Uint8Array {
+  return new TextEncoder().encode(secret);
+}
+
+export async function verifyBearer(header: string | undefined, secret: string): Promise<number> {
+  const match = header?.match(/^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/);
+  if (!match) throw new AppError("unauthorized");
+  try {
+    const { payload } = await jwtVerify(match[1]!, keyOf(secret), { algorithms: ["HS256"], requiredClaims: ["exp", "sub"] });
+    const userId = SUBJECT.test(payload.sub ?? "") ? Number(payload.sub) : NaN;
+    if (!Number.isSafeInteger(userId)) throw new Error("sub is not a user id");
+    return userId;
+  } catch {
+    throw new AppError("unauthorized");
+  }
+}
+
+export async function signUserToken(userId: number, secret: string, ttlSeconds = 86_400): Promise<string> {
+  if (!Number.isSafeInteger(userId) || userId < 1) throw new Error("a user id is a positive integer");
+  return new SignJWT({})
+    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+    .setSubject(String(userId))
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
+    .sign(keyOf(secret));
+}

@@ -1,0 +1,171 @@
+// Hosts the concert-event actors: starts one on the first command for its event, gives it the database and NATS as
+// its load/commit adapters, and forgets it once it has stopped (passivated or crashed) so the next command starts a
+// fresh one rebuilt from the database.
+import type { NatsConnection, Service } from "nats";
+import { createActor, fromPromise, type Actor } from "xstate";
+import { concertEventMachine, type CommitInput, type EventCommand, type EventRequest } from "../actors/concert-event";
+import type { EventOp, OpResult } from "../actors/seat-inventory";
+import type { Publisher } from "./bus";
+import type { Reply } from "./codec";
+import { commitConcertEvent, loadConcertEvent } from "./concert-event-store";
+import type { Config } from "./config";
+import type { Database } from "./db";
+import { isConnectionError } from "./db/port";
+import { AppError } from "./errors";
+import { log } from "./log";
+import { addService, idOf, idsOf } from "./nats-service";
+import { EVENT_COMMANDS, Events, type EventCommand as CommandName } from "./subjects";
+
+type EventActor = Actor<typeof concertEventMachine>;
+
+
+/** The domain events one committed op stands for. */
+function domainEvents(eventId: number, op: EventOp, result: OpResult): [string, unknown][] {
+  switch (op.type) {
+    case "held":
+      return [[Events.seat(eventId, "held"), { eventId, seatIds: [op.seatId], userId: op.userId, expiresAt: new Date(op.expiresAt).toISOString() }]];
+    case "released":
+      return [[Events.seat(eventId, "released"), { eventId, seatIds: [op.seatId], userId: op.userId, reason: op.reason }]];
+    case "reserved": {
+      const reservationId = result && "reservationId" in result ? result.reservationId : undefined;
+      const body = { eventId, reservationId, userId: op.userId, seatIds: op.seatIds };
+      return [
+        [Events.seat(eventId, "reserved"), body],
+        [Events.reservation(eventId, "created"), { ...body, totalAmount: op.totalAmount, expiresAt: new Date(op.expiresAt).toISOString() }],
+      ];
+    }
+    case "reservationEnded": {
+      const what = op.status === "EXPIRED" ? "expired" : "cancelled";
+      const body = { eventId, reservationId: op.reservationId, userId: op.userId, seatIds: op.seatIds };
+      return [
+        [Events.reservation(eventId, what), body],
+        [Events.seat(eventId, "released"), { ...body, reason: `reservation_${what}` }],
+      ];
+    }
+    case "paid": {
+      if (!result || !("paymentId" in result)) return [];
+      const body = { eventId, reservationId: op.reservationId, userId: op.userId, seatIds: op.seatIds };
+      return [
+        [Events.seat(eventId, "sold"), body],
+        [Events.paymentCompleted(eventId), { ...body, paymentId: result.paymentId, amount: op.amount }],
+      ];
+    }
+  }
+}
+
+export class ConcertEventHost {
+  private readonly actors = new Map<number, EventActor>();
+  private readonly logic;
+
+  constructor(
+    private readonly db: Database,
+    private readonly bus: Publisher,
+    private readonly config: Config,
+  ) {
+    this.logic = concertEventMachine.provide({
+      actors: {
+        load: fromPromise(({ input }: { input: { key: number } }) => this.guard(loadConcertEvent(db, input.key))),
+        commit: fromPromise(async ({ input }: { input: CommitInput }) => {
+          const results = await this.guard(commitConcertEvent(db, input.key, input.ops));
+          input.ops.forEach((op, i) => {
+            for (const [subject, body] of domainEvents(input.key, op, results[i] ?? null)) bus.publish(subject, body);
+          });
+          return results;
+        }),
+      },
+    });
+  }
+
+  /** A database that cannot be reached is a 503 to the client; anything else is a bug to log. */
+  private async guard<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (error) {
+      if (isConnectionError(error)) throw new AppError("service_unavailable");
+      log.error("concert event store failed", { error: String(error) });
+      throw new AppError("internal_server_error");
+    }
+  }
+
+  private actorFor(eventId: number): EventActor {
+    const existing = this.actors.get(eventId);
+    if (existing && existing.getSnapshot().status === "active") return existing;
+    const actor = createActor(this.logic, {
+      input: {
+        key: eventId,
+        holdTtlMs: this.config.seatHoldTtlMs,
+        maxSeatsPerUser: this.config.maxSeatsPerUser,
+        idleMs: this.config.actorIdleMs,
+        now: Date.now,
+      },
+    });
+    actor.subscribe({
+      complete: () => this.forget(eventId, actor),
+      error: (error) => {
+        // Like a supervisor's restart: drop the broken actor; the next command rebuilds it from the database.
+        log.error("concert event actor crashed", { eventId, error: String(error) });
+        this.forget(eventId, actor);
+      },
+    });
+    this.actors.set(eventId, actor);
+    actor.start();
+    return actor;
+  }
+
+  private forget(eventId: number, actor: EventActor): void {
+    if (this.actors.get(eventId) === actor) this.actors.delete(eventId);
+  }
+
+  ask(eventId: number, command: EventRequest): Promise<Reply<unknown>> {
+    return new Promise((resolve) => {
+      this.actorFor(eventId).send({ ...command, replyTo: resolve } as EventCommand);
+    });
+  }
+
+  /** Live actors and their seat counts, for monitoring. */
+  snapshot(): { eventId: number; counts: Record<string, number> | undefined }[] {
+    return [...this.actors.entries()].map(([eventId, actor]) => ({
+      eventId,
+      counts: actor.getSnapshot().context.model?.counts(),
+    }));
+  }
+
+  async start(nc: NatsConnection): Promise<Service> {
+    return addService(
+      nc,
+      "concert-events",
+      "콘서트 이벤트 액터: 좌석 점유, 예약, 결제",
+      EVENT_COMMANDS.map((name) => ({
+        name,
+        subject: `rsv.event.*.${name}`,
+        handle: (request, subject) => this.ask(eventIdOf(subject), commandOf(name, request)),
+      })),
+    );
+  }
+
+  stop(): void {
+    for (const actor of this.actors.values()) actor.stop();
+    this.actors.clear();
+  }
+}
+
+function eventIdOf(subject: string): number {
+  const id = Number(subject.split(".")[2]);
+  if (!Number.isSafeInteger(id) || id < 1) throw new AppError("not_found_concert_event");
+  return id;
+}
+
+function commandOf(name: CommandName, request: Record<string, unknown>): EventRequest {
+  const userId = idOf(request, "userId");
+  switch (name) {
+    case "seats":
+      return { type: name, userId };
+    case "occupy":
+      return { type: name, userId, seatId: idOf(request, "seatId") };
+    case "reserve":
+      return { type: name, userId, seatIds: idsOf(request, "seatIds") };
+    case "pay":
+    case "cancel":
+      return { type: name, userId, reservationId: idOf(request, "reservationId") };
+  }
+}

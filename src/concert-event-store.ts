@@ -1,0 +1,187 @@
+// Persistence for the concert-event actor: rebuilds an event's inventory from the database, and commits a batch of
+// the actor's ops in one transaction. Every UPDATE names the state it expects; if the database disagrees the whole
+// batch fails, and the actor reloads instead of drifting from what is stored.
+import type { EventOp, InventorySnapshot, OpResult, Reservation, Seat, SeatStatus } from "../actors/seat-inventory";
+import type { Database, Queryable } from "./db";
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const ms = (value: unknown) => (value instanceof Date ? value.getTime() : new Date(String(value)).getTime());
+const optionalMs = (value: unknown) => (value === null || value === undefined ? undefined : ms(value));
+const optionalNumber = (value: unknown) => (value === null || value === undefined ? undefined : Number(value));
+
+export class StoreDriftError extends Error {}
+
+export async function loadConcertEvent(db: Database, eventId: number): Promise<InventorySnapshot | null> {
+  const exists = await db.query(`SELECT 1 FROM concert_events WHERE id = $1`, [eventId]);
+  if (exists.length === 0) return null;
+  const seatRows = await db.query(
+    `SELECT id, seat_number, price, status, user_id, hold_expires_at, reservation_id
+       FROM seats WHERE concert_event_id = $1 ORDER BY id`,
+    [eventId],
+  );
+  const reservationRows = await db.query(
+    `SELECT r.id, r.user_id, r.total_amount, r.status, r.created_at, r.expires_at,
+            p.id AS payment_id, p.amount AS payment_amount, p.paid_at,
+            ARRAY(SELECT seat_id FROM reservation_seats s WHERE s.reservation_id = r.id ORDER BY seat_id) AS seat_ids
+       FROM reservations r LEFT JOIN payments p ON p.reservation_id = r.id
+      WHERE r.concert_event_id = $1`,
+    [eventId],
+  );
+  const seats: Seat[] = seatRows.map((row) => ({
+    id: Number(row.id),
+    seatNumber: String(row.seat_number),
+    price: Number(row.price),
+    status: row.status as SeatStatus,
+    userId: optionalNumber(row.user_id),
+    holdExpiresAt: optionalMs(row.hold_expires_at),
+    reservationKey: row.reservation_id === null ? undefined : `db${row.reservation_id}`,
+  }));
+  const reservations: Reservation[] = reservationRows.map((row) => ({
+    key: `db${row.id}`,
+    id: Number(row.id),
+    userId: Number(row.user_id),
+    seatIds: (row.seat_ids as unknown[]).map(Number),
+    totalAmount: Number(row.total_amount),
+    createdAt: ms(row.created_at),
+    expiresAt: ms(row.expires_at),
+    status: row.status as Reservation["status"],
+    payment:
+      row.payment_id === null
+        ? undefined
+        : { id: Number(row.payment_id), amount: Number(row.payment_amount), paidAt: ms(row.paid_at) },
+  }));
+  return { seats, reservations };
+}
+
+async function expectRows(tx: Queryable, expected: number, sql: string, params: unknown[]) {
+  const rows = await tx.query(sql, params);
+  if (rows.length !== expected) throw new StoreDriftError(`expected ${expected} rows, got ${rows.length}`);
+  return rows;
+}
+
+async function applyOp(tx: Queryable, eventId: number, op: EventOp): Promise<OpResult> {
+  switch (op.type) {
+    case "held":
+      await expectRows(
+        tx,
+        1,
+        `UPDATE seats SET status = 'HELD', user_id = $3, hold_expires_at = $4
+          WHERE id = $1 AND concert_event_id = $2 AND status = 'AVAILABLE' RETURNING id`,
+        [op.seatId, eventId, op.userId, iso(op.expiresAt)],
+      );
+      return null;
+    case "released":
+      await expectRows(
+        tx,
+        1,
+        `UPDATE seats SET status = 'AVAILABLE', user_id = NULL, hold_expires_at = NULL
+          WHERE id = $1 AND concert_event_id = $2 AND status = 'HELD' AND user_id = $3 RETURNING id`,
+        [op.seatId, eventId, op.userId],
+      );
+      return null;
+    case "reserved":
+      return reserve(tx, eventId, op);
+    case "reservationEnded":
+      await expectRows(tx, 1, `UPDATE reservations SET status = $2 WHERE id = $1 AND status = 'PENDING' RETURNING id`, [
+        op.reservationId,
+        op.status,
+      ]);
+      await expectRows(
+        tx,
+        op.seatIds.length,
+        `UPDATE seats SET status = 'AVAILABLE', user_id = NULL, reservation_id = NULL
+          WHERE reservation_id = $1 AND status = 'RESERVED' RETURNING id`,
+        [op.reservationId],
+      );
+      return null;
+    case "paid":
+      return pay(tx, op);
+  }
+}
+
+async function reserve(tx: Queryable, eventId: number, op: Extract<EventOp, { type: "reserved" }>): Promise<OpResult> {
+  const [row] = await tx.query(
+    `INSERT INTO reservations (user_id, concert_event_id, total_amount, status, created_at, expires_at)
+     VALUES ($1, $2, $3, 'PENDING', $4, $5) RETURNING id`,
+    [op.userId, eventId, op.totalAmount, iso(op.createdAt), iso(op.expiresAt)],
+  );
+  const reservationId = Number(row!.id);
+  await tx.query(
+    `INSERT INTO reservation_seats (reservation_id, seat_id, price) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[])`,
+    [reservationId, op.seatIds, op.prices],
+  );
+  await expectRows(
+    tx,
+    op.seatIds.length,
+    `UPDATE seats SET status = 'RESERVED', hold_expires_at = NULL, reservation_id = $1
+      WHERE id = ANY($2::bigint[]) AND concert_event_id = $3 AND status = 'HELD' AND user_id = $4 RETURNING id`,
+    [reservationId, op.seatIds, eventId, op.userId],
+  );
+  return { reservationId };
+}
+
+/** Debit, confirm, sell, record and expire the queue token, or refuse the payment alone if the balance is short. */
+async function pay(tx: Queryable, op: Extract<EventOp, { type: "paid" }>): Promise<OpResult> {
+  const debited = await tx.query(
+    `UPDATE wallets SET balance = balance - $2 WHERE user_id = $1 AND balance >= $2 RETURNING balance`,
+    [op.userId, op.amount],
+  );
+  if (debited.length === 0) return { rejected: "insufficient_balance" };
+  await expectRows(tx, 1, `UPDATE reservations SET status = 'PAID' WHERE id = $1 AND status = 'PENDING' RETURNING id`, [
+    op.reservationId,
+  ]);
+  await expectRows(
+    tx,
+    op.seatIds.length,
+    `UPDATE seats SET status = 'SOLD' WHERE reservation_id = $1 AND status = 'RESERVED' RETURNING id`,
+    [op.reservationId],
+  );
+  const [payment] = await tx.query(
+    `INSERT INTO payments (reservation_id, user_id, amount, status, paid_at) VALUES ($1, $2, $3, 'success', $4) RETURNING id`,
+    [op.reservationId, op.userId, op.amount, iso(op.paidAt)],
+  );
+  const paymentId = Number(payment!.id);
+  await tx.query(`INSERT INTO wallet_ledger (user_id, amount, kind, payment_id, created_at) VALUES ($1, $2, 'payment', $3, $4)`, [
+    op.userId,
+    -op.amount,
+    paymentId,
+    iso(op.paidAt),
+  ]);
+  await tx.query(`UPDATE queue_tokens SET status = 'EXPIRED', expires_at = $2 WHERE user_id = $1 AND status = 'ACTIVE'`, [
+    op.userId,
+    iso(op.paidAt),
+  ]);
+  return { paymentId };
+}
+
+export async function commitConcertEvent(db: Database, eventId: number, ops: EventOp[]): Promise<OpResult[]> {
+  return db.transaction(async (tx) => {
+    const results: OpResult[] = [];
+    for (const op of ops) results.push(await applyOp(tx, eventId, op));
+    return results;
+  });
+}
+
+/**
+ * Releases, in every event, the holds and unpaid reservations whose time passed while no actor was running
+ * (after a crash, say). Runs at start, before any actor owns an event. Returns how many rows it released.
+ */
+export async function releaseLapsed(db: Database, now: number): Promise<number> {
+  return db.transaction(async (tx) => {
+    const holds = await tx.query(
+      `UPDATE seats SET status = 'AVAILABLE', user_id = NULL, hold_expires_at = NULL
+        WHERE status = 'HELD' AND hold_expires_at <= $1 RETURNING id`,
+      [iso(now)],
+    );
+    const reservations = await tx.query(
+      `UPDATE reservations SET status = 'EXPIRED' WHERE status = 'PENDING' AND expires_at <= $1 RETURNING id`,
+      [iso(now)],
+    );
+    await tx.query(
+      `UPDATE seats SET status = 'AVAILABLE', user_id = NULL, reservation_id = NULL
+        WHERE status = 'RESERVED' AND reservation_id = ANY($1::bigint[])`,
+      [reservations.map((r) => Number(r.id))],
+    );
+    return holds.length + reservations.length;
+  });
+}

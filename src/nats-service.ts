@@ -1,0 +1,76 @@
+// Every actor-facing NATS endpoint is registered through the NATS service API, so `nats micro ls|info|stats` lists it
+// with its request counts, errors and processing time. A handler returns the reply; this module encodes it.
+import type { NatsConnection, Service, ServiceMsg } from "nats";
+import { decode, encode, fail, type Reply } from "./codec";
+import { isConnectionError } from "./db/port";
+import { AppError, CATALOG } from "./errors";
+import { log } from "./log";
+
+export interface Endpoint {
+  name: string;
+  subject: string;
+  handle(request: Record<string, unknown>, subject: string): Promise<Reply<unknown>> | Reply<unknown>;
+}
+
+function parse(msg: ServiceMsg): Record<string, unknown> | undefined {
+  try {
+    const value = msg.data.length === 0 ? {} : decode<unknown>(msg.data);
+    return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function respond(msg: ServiceMsg, reply: Reply<unknown>): void {
+  // Server-side failures count as endpoint errors in `nats micro stats`; catalog refusals are ordinary answers.
+  if (!reply.ok && CATALOG[reply.code].status >= 500) {
+    msg.respondError(CATALOG[reply.code].status, reply.code, encode(reply));
+    return;
+  }
+  msg.respond(encode(reply));
+}
+
+async function serve(endpoint: Endpoint, msg: ServiceMsg): Promise<void> {
+  const request = parse(msg);
+  if (!request) return respond(msg, fail("invalid_request"));
+  try {
+    respond(msg, await endpoint.handle(request, msg.subject));
+  } catch (error) {
+    if (error instanceof AppError) return respond(msg, fail(error.code));
+    if (isConnectionError(error)) return respond(msg, fail("service_unavailable"));
+    log.error("endpoint failed", { endpoint: endpoint.name, subject: msg.subject, error: String(error) });
+    respond(msg, fail("internal_server_error"));
+  }
+}
+
+export async function addService(
+  nc: NatsConnection,
+  name: string,
+  description: string,
+  endpoints: Endpoint[],
+): Promise<Service> {
+  const service = await nc.services.add({ name, version: "1.0.0", description });
+  for (const endpoint of endpoints) {
+    service.addEndpoint(endpoint.name, {
+      subject: endpoint.subject,
+      handler: (error, msg) => {
+        if (error) return log.error("endpoint subscription failed", { endpoint: endpoint.name, error: String(error) });
+        void serve(endpoint, msg);
+      },
+    });
+  }
+  return service;
+}
+
+/** Reads a positive integer id (at most 2^53−1) from a request, refusing anything else. */
+export function idOf(request: Record<string, unknown>, field: string): number {
+  const value = request[field];
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) throw new AppError("invalid_request");
+  return value;
+}
+
+export function idsOf(request: Record<string, unknown>, field: string): number[] {
+  const value = request[field];
+  if (!Array.isArray(value) || value.length === 0) throw new AppError("invalid_request");
+  return value.map((_, index) => idOf(value as unknown as Record<string, unknown>, String(index)));
+}

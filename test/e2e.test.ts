@@ -1,0 +1,213 @@
+// Every endpoint of API.md through the real path: HTTP → NATS → actors → database, once per database adapter.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { CATALOG } from "../src/errors";
+import { verify } from "../src/verify";
+import { databaseCases } from "./support/databases";
+import { startTestService, UserClient, type TestService } from "./support/service";
+
+const cases = await databaseCases();
+
+function expectError(response: { status: number; body: any }, code: keyof typeof CATALOG) {
+  expect({ status: response.status, body: response.body }).toEqual({
+    status: CATALOG[code].status,
+    body: { error: { code, message: CATALOG[code].message } },
+  });
+}
+
+for (const db of cases) {
+  describe(`end to end on ${db.name}`, () => {
+    let t: TestService;
+    let drop: () => Promise<void>;
+    let nextUser = 1000;
+    const user = () => new UserClient(t.base, nextUser++);
+    const admitted = async () => {
+      const u = user();
+      expect((await u.enterQueue()).body.data.status).toBe("ACTIVE");
+      return u;
+    };
+
+    beforeAll(async () => {
+      const opened = await db.open();
+      drop = opened.drop;
+      t = await startTestService(opened.target, { QUEUE_MAX_ACTIVE: "300", MAX_SEATS_PER_USER: "4" });
+    });
+    afterAll(async () => {
+      await t?.stop();
+      await drop?.();
+    });
+
+    test("health, readiness, OpenAPI and Swagger UI", async () => {
+      expect(await (await fetch(`${t.base}/health`)).json()).toEqual({ status: "UP" });
+      const ready = await fetch(`${t.base}/ready`);
+      expect(ready.status).toBe(200);
+      const spec = (await (await fetch(`${t.base}/v3/api-docs`)).json()) as { info: { title: string }; paths: Record<string, unknown> };
+      expect(spec.info.title).toBe("콘서트 좌석 예약 서비스 API");
+      expect(Object.keys(spec.paths)).toContain("/api/v1/concert-events/{concertEventId}/occupy");
+      const page = await (await fetch(`${t.base}/swagger`)).text();
+      expect(page).toContain("swagger-ui");
+      expect(page).not.toContain("unpkg.com");
+    });
+
+    test("wallet: charge, read, refuse bad amounts, other users and missing tokens", async () => {
+      const u = user();
+      expect((await u.call("GET", `/api/v1/users/${u.userId}/wallet`)).body).toEqual({ data: { balance: 0 } });
+      const charged = await u.call("PATCH", `/api/v1/users/${u.userId}/wallet/charge`, { amount: 50_000 });
+      expect(charged.body).toEqual({ data: { balance: 50_000 } });
+      await u.call("PATCH", `/api/v1/users/${u.userId}/wallet/charge`, { amount: 100_000 });
+      expect((await u.call("GET", `/api/v1/users/${u.userId}/wallet`)).body).toEqual({ data: { balance: 150_000 } });
+      for (const amount of [0, -1, 1.5, "100", 100_000_001, null]) {
+        expectError(await u.call("PATCH", `/api/v1/users/${u.userId}/wallet/charge`, { amount }), "invalid_amount");
+      }
+      expectError(await u.call("PATCH", `/api/v1/users/${u.userId}/wallet/charge`, {}), "invalid_amount");
+      expectError(await u.call("GET", `/api/v1/users/${u.userId + 1}/wallet`), "forbidden");
+      expectError(await u.call("PATCH", `/api/v1/users/${u.userId + 1}/wallet/charge`, { amount: 1 }), "forbidden");
+      const anonymous = await fetch(`${t.base}/api/v1/users/${u.userId}/wallet`);
+      expect(anonymous.status).toBe(401);
+      expect((await u.call("GET", `/api/v1/users/${u.userId}/wallet`)).body).toEqual({ data: { balance: 150_000 } });
+    });
+
+    test("concurrent charges all count", async () => {
+      const u = user();
+      await Promise.all(Array.from({ length: 50 }, () => u.call("PATCH", `/api/v1/users/${u.userId}/wallet/charge`, { amount: 1_000 })));
+      expect((await u.call("GET", `/api/v1/users/${u.userId}/wallet`)).body).toEqual({ data: { balance: 50_000 } });
+    });
+
+    test("queue: a token, the same one again, status, leaving", async () => {
+      const u = user();
+      const first = await u.enterQueue();
+      expect(first.status).toBe(200);
+      expect(first.body.data).toMatchObject({ queuePosition: 0, estimatedWaitingTime: 0, status: "ACTIVE" });
+      expect(first.body.data.token).toMatch(/^[A-Za-z0-9_-]{22}$/);
+      const again = await u.call("POST", "/api/v1/queue/tokens");
+      expect(again.body.data.token).toBe(first.body.data.token);
+      const status = await u.call("GET", "/api/v1/queue/status");
+      expect(status.body.data).toMatchObject({ queuePosition: 0, estimatedWaitingTime: 0, status: "ACTIVE" });
+      expect(Date.parse(status.body.data.expiresAt)).toBeGreaterThan(Date.now());
+      expectError(await u.call("GET", "/api/v1/queue/status", undefined, { "user-token": "not a token!" }), "invalid_token");
+      expectError(await u.call("GET", "/api/v1/queue/status", undefined, { "user-token": "A".repeat(22) }), "not_found_in_queue");
+      const other = user();
+      expectError(await other.call("GET", "/api/v1/queue/status", undefined, { "user-token": u.queueToken! }), "invalid_token");
+      expect((await u.call("DELETE", "/api/v1/queue/tokens")).body).toEqual({ data: { status: "EXPIRED" } });
+      expectError(await u.call("GET", "/api/v1/queue/status"), "not_found_in_queue");
+      const fresh = await u.enterQueue();
+      expect(fresh.body.data.token).not.toBe(first.body.data.token);
+    });
+
+    test("concerts and their events", async () => {
+      const u = await admitted();
+      const concerts = await u.call("GET", "/api/v1/concerts");
+      expect(concerts.body.list.length).toBe(3);
+      const concertId = concerts.body.list[0].id;
+      expect(Object.keys(concerts.body.list[0]).sort()).toEqual(["id", "title", "venue"]);
+      expect(typeof concertId).toBe("number");
+      const events = await u.call("GET", `/api/v1/concerts/${concertId}/events`);
+      expect(events.body.list.length).toBe(3);
+      expect(events.body.list[0]).toMatchObject({ concertId, totalSeats: 50 });
+      expect(typeof events.body.list[0].availableSeats).toBe("number");
+      expectError(await u.call("GET", "/api/v1/concerts/999999/events"), "not_found_concert");
+      expectError(await u.call("GET", "/api/v1/concerts/1/events", undefined, { "user-token": "" }), "invalid_token");
+    });
+
+    test("a seat is held, reserved, paid for and sold; every step refuses what it must", async () => {
+      const buyer = await admitted();
+      const rival = await admitted();
+      const eventId = 2;
+      const seats = await buyer.call("GET", `/api/v1/concert-events/${eventId}/available-seats`);
+      expect(seats.body.list.length).toBe(50);
+      expect(seats.body.list[0]).toEqual({ id: expect.any(Number), seatNumber: "1", price: 150_000 });
+      const seatId = seats.body.list[20].id;
+
+      const held = await buyer.call("POST", `/api/v1/concert-events/${eventId}/occupy`, { seatId });
+      expect(held.status).toBe(200);
+      expect(held.body.data).toMatchObject({ id: seatId, seatNumber: "21", price: 50_000 });
+      expect((await buyer.call("POST", `/api/v1/concert-events/${eventId}/occupy`, { seatId })).body).toEqual(held.body);
+      expectError(await rival.call("POST", `/api/v1/concert-events/${eventId}/occupy`, { seatId }), "seat_unavailable");
+      expectError(await rival.call("POST", `/api/v1/concert-events/${eventId}/occupy`, { seatId: 999_999 }), "not_found_seat");
+      expectError(await rival.call("POST", `/api/v1/concert-events/999999/occupy`, { seatId }), "not_found_concert_event");
+      expectError(await rival.call("GET", `/api/v1/concert-events/999999/available-seats`), "not_found_concert_event");
+      expectError(await rival.call("POST", `/api/v1/concert-events/${eventId}/reserve`, { seatId }), "seat_not_held");
+      const after = await rival.call("GET", `/api/v1/concert-events/${eventId}/available-seats`);
+      expect(after.body.list.map((s: { id: number }) => s.id)).not.toContain(seatId);
+
+      const reserved = await buyer.call("POST", `/api/v1/concert-events/${eventId}/reserve`, { seatId });
+      expect(reserved.status).toBe(200);
+      expect(reserved.body.data).toMatchObject({ concertEventId: eventId, totalSeats: 1, totalAmount: 50_000, status: "PENDING" });
+      expect(reserved.body.data.expiresAt).toBe(held.body.data.expirationTime);
+      const reservationId = reserved.body.data.id;
+
+      expectError(await buyer.call("POST", "/api/v1/payments", { reservationId }), "insufficient_balance");
+      expectError(await rival.call("POST", "/api/v1/payments", { reservationId }), "not_found_reservation");
+      expectError(await buyer.call("POST", "/api/v1/payments", { reservationId: 99_999_999 }), "not_found_reservation");
+      await buyer.call("PATCH", `/api/v1/users/${buyer.userId}/wallet/charge`, { amount: 60_000 });
+      const paid = await buyer.call("POST", "/api/v1/payments", { reservationId });
+      expect(paid.status).toBe(200);
+      expect(paid.body.data).toMatchObject({ reservationId, amount: 50_000, status: "success" });
+      expect((await buyer.call("POST", "/api/v1/payments", { reservationId })).body).toEqual(paid.body);
+      expect((await buyer.call("GET", `/api/v1/users/${buyer.userId}/wallet`)).body).toEqual({ data: { balance: 10_000 } });
+      expect((await buyer.call("GET", `/api/v1/users/${buyer.userId}/payments`)).body).toEqual({ list: [paid.body.data] });
+      const mine = await buyer.call("GET", `/api/v1/users/${buyer.userId}/reservations`);
+      expect(mine.body.list[0]).toMatchObject({ id: reservationId, status: "PAID" });
+      expectError(await buyer.call("GET", `/api/v1/users/${rival.userId}/payments`), "forbidden");
+      expectError(await buyer.call("GET", `/api/v1/users/${rival.userId}/reservations`), "forbidden");
+
+      // Paying ended the buyer's turn in the queue.
+      expectError(await buyer.call("GET", "/api/v1/queue/status"), "not_found_in_queue");
+      expectError(await rival.call("POST", `/api/v1/concert-events/${eventId}/occupy`, { seatId }), "seat_unavailable");
+    });
+
+    test("hold limit, several seats in one reservation, cancelling", async () => {
+      const u = await admitted();
+      const eventId = 3;
+      const list = (await u.call("GET", `/api/v1/concert-events/${eventId}/available-seats`)).body.list as { id: number; price: number }[];
+      for (const seat of list.slice(0, 4)) expect((await u.call("POST", `/api/v1/concert-events/${eventId}/occupy`, { seatId: seat.id })).status).toBe(200);
+      expectError(await u.call("POST", `/api/v1/concert-events/${eventId}/occupy`, { seatId: list[4]!.id }), "hold_limit_exceeded");
+      const ids = list.slice(0, 2).map((s) => s.id);
+      const reserved = await u.call("POST", `/api/v1/concert-events/${eventId}/reserve`, { seatIds: ids });
+      expect(reserved.body.data).toMatchObject({ totalSeats: 2, totalAmount: list[0]!.price + list[1]!.price, seatIds: ids });
+      const cancelled = await u.call("DELETE", `/api/v1/reservations/${reserved.body.data.id}`);
+      expect(cancelled.body.data).toMatchObject({ id: reserved.body.data.id, status: "CANCELLED" });
+      expect((await u.call("POST", `/api/v1/concert-events/${eventId}/occupy`, { seatId: list[4]!.id })).status).toBe(200);
+      const free = (await u.call("GET", `/api/v1/concert-events/${eventId}/available-seats`)).body.list.map((s: { id: number }) => s.id);
+      expect(free).toContain(ids[0]);
+      expectError(await u.call("DELETE", `/api/v1/reservations/99999999`), "not_found_reservation");
+    });
+
+    test("queue tokens guard the seat routes", async () => {
+      const u = user();
+      expectError(await u.call("GET", "/api/v1/concert-events/1/available-seats"), "invalid_token");
+      expectError(await u.call("GET", "/api/v1/concert-events/1/available-seats", undefined, { "user-token": "B".repeat(22) }), "invalid_token");
+      const owner = await admitted();
+      expectError(await u.call("POST", "/api/v1/concert-events/1/occupy", { seatId: 1 }, { "user-token": owner.queueToken! }), "invalid_token");
+    });
+
+    test("bad input answers from the catalog, never 500", async () => {
+      const u = await admitted();
+      const raw = await fetch(`${t.base}/api/v1/concert-events/1/occupy`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${await import("../src/auth").then((a) => a.signUserToken(u.userId, "test-secret-for-the-end-to-end-suite"))}`, "user-token": u.queueToken!, "content-type": "application/json" },
+        body: "{not json",
+      });
+      expect(raw.status).toBe(400);
+      expectError(await u.call("POST", "/api/v1/concert-events/1/occupy", { seatId: "one" }), "invalid_request");
+      expectError(await u.call("POST", "/api/v1/concert-events/abc/occupy", { seatId: 1 }), "invalid_request");
+      expectError(await u.call("GET", `/api/v1/users/abc/wallet`), "invalid_request");
+      expect((await u.call("GET", "/api/v1/nowhere")).status).toBe(404);
+    });
+
+    test("race: 200 admitted users occupy the same seat at once, exactly one wins", async () => {
+      const users = await Promise.all(Array.from({ length: 200 }, () => admitted()));
+      const seatId = (await users[0]!.call("GET", "/api/v1/concert-events/4/available-seats")).body.list[0].id;
+      const results = await Promise.all(users.map((u) => u.call("POST", "/api/v1/concert-events/4/occupy", { seatId })));
+      const statuses = results.map((r) => r.status);
+      expect(statuses.filter((s) => s === 200).length).toBe(1);
+      expect(statuses.filter((s) => s === 409).length).toBe(199);
+      for (const r of results.filter((r) => r.status === 409)) expect(r.body.error.code).toBe("seat_unavailable");
+      const [row] = await t.service.db.query(`SELECT count(*) AS n FROM seats WHERE id = $1 AND status = 'HELD'`, [seatId]);
+      expect(Number(row!.n)).toBe(1);
+    }, 60_000);
+
+    test("afterwards the database passes the audit", async () => {
+      expect(await verify(t.service.db)).toEqual([]);
+    });
+  });
+}
