@@ -44,7 +44,8 @@ async function main() {
     console.error("nats-server is not installed: install it (Debian/Ubuntu: sudo apt-get install nats-server) or set NATS_URL to a running server.");
     process.exit(1);
   }
-  const dir = process.env.NATS_DATA_DIR ?? "./data/nats";
+  // Not under ./data: that directory belongs to PGlite.
+  const dir = process.env.NATS_DATA_DIR ?? "./.nats";
   mkdirSync(dir, { recursive: true });
   const logFile = openSync(`${dir}/nats-server.log`, "a");
   const child = spawn(binary, ["-a", host.replace(/^\[|\]$/g, ""), "-p", String(port), "-js", "-sd", dir, "-m", String(port + 4000)], {
