@@ -62,7 +62,8 @@ function requestIdOf(request: Request): string {
   return id;
 }
 
-const userToken = t.Object({ "user-token": t.Optional(t.String({ description: "대기열 토큰" })) });
+/** The queue token travels in the User-Token header, documented as the `userToken` security scheme. */
+const userTokenOf = (request: Request) => request.headers.get("user-token") ?? undefined;
 
 export function createApp(deps: HttpDeps) {
   const { bus, queueGate, config } = deps;
@@ -120,22 +121,20 @@ export function createApp(deps: HttpDeps) {
     )
     .get(
       "/queue/status",
-      async ({ userId, headers, request }) => ({
-        data: await ask<QueueStatus>(request, Requests.queueStatus, { userId, token: queueToken(headers["user-token"]) }),
+      async ({ userId, request }) => ({
+        data: await ask<QueueStatus>(request, Requests.queueStatus, { userId, token: queueToken(userTokenOf(request)) }),
       }),
       {
-        headers: userToken,
         response: { 200: S.Data(S.QueueStatus, S.EXAMPLES.queueStatus), ...S.errors("invalid_token", "not_found_in_queue") },
         detail: { tags: [TAGS.queue], summary: "대기열 정보 조회", description: "발급받은 Token으로 대기 정보를 조회합니다.", security: [{ ...BEARER, ...QUEUE_TOKEN }] },
       },
     )
     .delete(
       "/queue/tokens",
-      async ({ userId, headers, request }) => ({
-        data: await ask<{ status: "EXPIRED" }>(request, Requests.queueLeave, { userId, token: queueToken(headers["user-token"]) }),
+      async ({ userId, request }) => ({
+        data: await ask<{ status: "EXPIRED" }>(request, Requests.queueLeave, { userId, token: queueToken(userTokenOf(request)) }),
       }),
       {
-        headers: userToken,
         response: { 200: S.Data(S.QueueLeft, { status: "EXPIRED" }), ...S.errors("invalid_token", "not_found_in_queue") },
         detail: { tags: [TAGS.queue], summary: "대기열 나가기", description: "(beyond) 대기열에서 나갑니다. 토큰은 만료됩니다.", security: [{ ...BEARER, ...QUEUE_TOKEN }] },
       },
@@ -148,14 +147,13 @@ export function createApp(deps: HttpDeps) {
     })
     .get(
       "/concerts/:concertId/events",
-      async ({ params, headers, admitted, request }) => {
+      async ({ params, admitted, request }) => {
         const concertId = idFrom(params.concertId);
-        await admitted(headers["user-token"]);
+        await admitted(userTokenOf(request));
         return { list: await ask<ConcertEventSummary[]>(request, Requests.concertEvents, { concertId }) };
       },
       {
         params: t.Object({ concertId: S.IdParam }),
-        headers: userToken,
         response: {
           200: S.List(S.ConcertEvent, S.EXAMPLES.event),
           ...S.errors("invalid_token", "invalid_request", "queue_token_not_active", "not_found_concert"),
@@ -169,28 +167,26 @@ export function createApp(deps: HttpDeps) {
   const events = concerts
     .get(
       "/concert-events/:concertEventId/available-seats",
-      async ({ params, headers, userId, admitted, request }) => {
+      async ({ params, userId, admitted, request }) => {
         const eventId = idFrom(params.concertEventId);
-        await admitted(headers["user-token"]);
+        await admitted(userTokenOf(request));
         return { list: await ask<SeatView[]>(request, eventSubject(eventId, "seats"), { userId }) };
       },
       {
         params: eventParams,
-        headers: userToken,
         response: { 200: S.List(S.Seat, S.EXAMPLES.seat), ...S.errors(...seatErrors) },
         detail: { tags: [TAGS.event], summary: "예약 가능한 좌석 조회", description: "점유, 예약, 판매되지 않은 좌석을 조회합니다.", security: [{ ...BEARER, ...QUEUE_TOKEN }] },
       },
     )
     .post(
       "/concert-events/:concertEventId/occupy",
-      async ({ params, headers, body, userId, admitted, request }) => {
+      async ({ params, body, userId, admitted, request }) => {
         const eventId = idFrom(params.concertEventId);
-        await admitted(headers["user-token"]);
+        await admitted(userTokenOf(request));
         return { data: await ask<HoldView>(request, eventSubject(eventId, "occupy"), { userId, seatId: body.seatId }) };
       },
       {
         params: eventParams,
-        headers: userToken,
         body: S.OccupyBody,
         response: {
           200: S.Data(S.Hold, S.EXAMPLES.hold),
@@ -206,15 +202,14 @@ export function createApp(deps: HttpDeps) {
     )
     .post(
       "/concert-events/:concertEventId/reserve",
-      async ({ params, headers, body, userId, admitted, request }) => {
+      async ({ params, body, userId, admitted, request }) => {
         const eventId = idFrom(params.concertEventId);
         const seatIds = seatIdsOf(body);
-        await admitted(headers["user-token"]);
+        await admitted(userTokenOf(request));
         return { data: await ask<ReservationView>(request, eventSubject(eventId, "reserve"), { userId, seatIds }) };
       },
       {
         params: eventParams,
-        headers: userToken,
         body: S.ReserveBody,
         response: { 200: S.Data(S.Reservation, S.EXAMPLES.reservation), ...S.errors(...seatErrors, "seat_not_held") },
         detail: { tags: [TAGS.event], summary: "좌석 예약", description: "점유한 좌석에 대해 결제 및 예약을 진행합니다.", security: [{ ...BEARER, ...QUEUE_TOKEN }] },

@@ -25,7 +25,11 @@ export const openApiDocument = swagger({
       version: "1.0.0",
       description: "콘서트 좌석 예약 서비스의 API 문서입니다.",
     },
-    servers: [{ url: "http://localhost:8080" }],
+    // The page's own origin first, so "Try it out" reaches this instance whatever host and port it runs on.
+    servers: [
+      { url: "/", description: "이 서버" },
+      { url: "http://localhost:8080", description: "로컬 기본 주소" },
+    ],
     tags: [
       { name: TAGS.user, description: "잔액 조회와 충전" },
       { name: TAGS.queue, description: "대기열 토큰 발급과 대기 정보" },
