@@ -14,7 +14,8 @@ export async function verifyBearer(header: string | undefined, secret: string): 
   if (!match) throw new AppError("unauthorized");
   try {
     const { payload } = await jwtVerify(match[1]!, keyOf(secret), { algorithms: ["HS256"], requiredClaims: ["exp", "sub"] });
-    const userId = SUBJECT.test(payload.sub ?? "") ? Number(payload.sub) : NaN;
+    const sub: unknown = payload.sub;
+    const userId = typeof sub === "string" && SUBJECT.test(sub) ? Number(sub) : NaN;
     if (!Number.isSafeInteger(userId)) throw new Error("sub is not a user id");
     return userId;
   } catch {

@@ -1,5 +1,6 @@
 // Every endpoint of API.md through the real path: HTTP → NATS → actors → database, once per database adapter.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { connect, type NatsConnection } from "nats";
 import { CATALOG } from "../src/errors";
 import { verify } from "../src/verify";
 import { databaseCases } from "./support/databases";
@@ -26,12 +27,18 @@ for (const db of cases) {
       return u;
     };
 
+    let observer: NatsConnection;
+    const published: string[] = [];
+
     beforeAll(async () => {
       const opened = await db.open();
       drop = opened.drop;
       t = await startTestService(opened.target, { QUEUE_MAX_ACTIVE: "300", MAX_SEATS_PER_USER: "4" });
+      observer = await connect({ servers: t.nats.url });
+      observer.subscribe("rsv.evt.>", { callback: (_, msg) => published.push(msg.subject) });
     });
     afterAll(async () => {
+      await observer?.close();
       await t?.stop();
       await drop?.();
     });
@@ -206,8 +213,68 @@ for (const db of cases) {
       expect(Number(row!.n)).toBe(1);
     }, 60_000);
 
+    test("domain events of the sale were published on NATS", async () => {
+      await observer.flush();
+      const seen = new Set(published.map((subject) => subject.replace(/^rsv\.evt\.event\.\d+\./, "event.")));
+      for (const subject of [
+        "event.seat.held",
+        "event.seat.reserved",
+        "event.seat.sold",
+        "event.seat.released",
+        "event.reservation.created",
+        "event.reservation.cancelled",
+        "event.payment.completed",
+        "rsv.evt.queue.token.issued",
+        "rsv.evt.queue.token.expired",
+        "rsv.evt.wallet.charged",
+      ]) {
+        expect(seen).toContain(subject);
+      }
+    });
+
+    test("the actors are NATS services whose stats count the requests", async () => {
+      const stats = [];
+      for await (const s of await observer.services.client().stats("concert-events")) stats.push(s);
+      expect(stats.length).toBe(1);
+      const occupy = stats[0]!.endpoints!.find((e) => e.name === "occupy")!;
+      expect(occupy.subject).toBe("rsv.event.*.occupy");
+      expect(occupy.num_requests).toBeGreaterThan(200);
+      const services = [];
+      for await (const info of await observer.services.client().info()) services.push(info.name);
+      expect(services.sort()).toEqual(["catalog", "concert-events", "payments", "queue-admission", "wallet"]);
+    });
+
     test("afterwards the database passes the audit", async () => {
       expect(await verify(t.service.db)).toEqual([]);
     });
   });
 }
+
+describe("queue admission end to end (QUEUE_MAX_ACTIVE=1)", () => {
+  let t: TestService;
+  beforeAll(async () => {
+    t = await startTestService({ kind: "pglite-memory" }, { QUEUE_MAX_ACTIVE: "1" });
+  });
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  test("a waiting token is refused on seat routes until its turn comes, in order", async () => {
+    const [first, second, third] = [new UserClient(t.base, 1), new UserClient(t.base, 2), new UserClient(t.base, 3)];
+    expect((await first.enterQueue()).body.data).toMatchObject({ status: "ACTIVE", queuePosition: 0 });
+    const waiting = await second.enterQueue();
+    expect(waiting.body.data).toMatchObject({ status: "WAITING", queuePosition: 1 });
+    expect(waiting.body.data.estimatedWaitingTime).toBeGreaterThan(0);
+    expect((await third.enterQueue()).body.data).toMatchObject({ status: "WAITING", queuePosition: 2 });
+    expectError(await second.call("GET", "/api/v1/concert-events/1/available-seats"), "queue_token_not_active");
+    expectError(await second.call("GET", "/api/v1/concerts/1/events"), "queue_token_not_active");
+
+    expect((await first.call("GET", "/api/v1/concert-events/1/available-seats")).status).toBe(200);
+    await first.call("DELETE", "/api/v1/queue/tokens");
+    expect((await second.call("GET", "/api/v1/queue/status")).body.data).toMatchObject({ status: "ACTIVE", queuePosition: 0 });
+    expect((await third.call("GET", "/api/v1/queue/status")).body.data).toMatchObject({ status: "WAITING", queuePosition: 1 });
+    expect((await second.call("GET", "/api/v1/concert-events/1/available-seats")).status).toBe(200);
+    // The user who left holds no place any more: the old token is refused everywhere.
+    expectError(await first.call("GET", "/api/v1/concert-events/1/available-seats"), "invalid_token");
+  });
+});
