@@ -10,7 +10,7 @@ import type { Reply } from "./codec";
 import { commitConcertEvent, loadConcertEvent } from "./concert-event-store";
 import type { Config } from "./config";
 import type { Database } from "./db";
-import { isConnectionError } from "./db/port";
+import { storeCall } from "./db/port";
 import { AppError } from "./errors";
 import { log } from "./log";
 import { addService, idOf, idsOf } from "./nats-service";
@@ -64,9 +64,9 @@ export class ConcertEventHost {
   ) {
     this.logic = concertEventMachine.provide({
       actors: {
-        load: fromPromise(({ input }: { input: { key: number } }) => this.guard(loadConcertEvent(db, input.key))),
+        load: fromPromise(({ input }: { input: { key: number } }) => storeCall("concert-event", loadConcertEvent(db, input.key))),
         commit: fromPromise(async ({ input }: { input: CommitInput }) => {
-          const results = await this.guard(commitConcertEvent(db, input.key, input.ops));
+          const results = await storeCall("concert-event", commitConcertEvent(db, input.key, input.ops));
           input.ops.forEach((op, i) => {
             for (const [subject, body] of domainEvents(input.key, op, results[i] ?? null)) bus.publish(subject, body);
           });
@@ -74,17 +74,6 @@ export class ConcertEventHost {
         }),
       },
     });
-  }
-
-  /** A database that cannot be reached is a 503 to the client; anything else is a bug to log. */
-  private async guard<T>(work: Promise<T>): Promise<T> {
-    try {
-      return await work;
-    } catch (error) {
-      if (isConnectionError(error)) throw new AppError("service_unavailable");
-      log.error("concert event store failed", { error: String(error) });
-      throw new AppError("internal_server_error");
-    }
   }
 
   private actorFor(eventId: number): EventActor {

@@ -9,7 +9,7 @@ import type { Publisher } from "./bus";
 import { decode, type Reply } from "./codec";
 import type { Config } from "./config";
 import type { Database } from "./db";
-import { isConnectionError } from "./db/port";
+import { storeCall } from "./db/port";
 import { AppError } from "./errors";
 import { log } from "./log";
 import { addService, idOf } from "./nats-service";
@@ -35,16 +35,6 @@ function domainEvent(op: QueueOp): [string, unknown] {
   }
 }
 
-async function guard<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (error) {
-    if (isConnectionError(error)) throw new AppError("service_unavailable");
-    log.error("queue store failed", { error: String(error) });
-    throw new AppError("internal_server_error");
-  }
-}
-
 export class QueueAdmissionHost {
   private actor: QueueActor | undefined;
   private readonly logic;
@@ -57,9 +47,9 @@ export class QueueAdmissionHost {
   ) {
     this.logic = queueAdmissionMachine.provide({
       actors: {
-        load: fromPromise<QueueSnapshot | null, { key: number }>(() => guard(loadQueue(db))),
+        load: fromPromise<QueueSnapshot | null, { key: number }>(() => storeCall("queue", loadQueue(db))),
         commit: fromPromise(async ({ input }: { input: CommitInput<QueueOp> }) => {
-          await guard(commitQueue(db, input.ops));
+          await storeCall("queue", commitQueue(db, input.ops));
           for (const op of input.ops) bus.publish(...domainEvent(op));
           return input.ops.map(() => null);
         }),

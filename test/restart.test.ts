@@ -93,6 +93,9 @@ for (const db of cases) {
       expect(free).toContain(heldSeat);
       const reservations = (await second.call("GET", "/api/v1/users/43/reservations")).body.list;
       expect(reservations[0]).toMatchObject({ id: pending.body.data.id, status: "EXPIRED" });
+      const late = await second.call("POST", "/api/v1/payments", { reservationId: pending.body.data.id });
+      expect(late.body).toEqual({ error: { code: "reservation_expired", message: "결제 기한이 만료된 예약입니다." } });
+      expect((await second.call("GET", "/api/v1/users/43/wallet")).body).toEqual({ data: { balance: 70_000 } });
       await killHard(child);
     }, 60_000);
   });

@@ -1,3 +1,6 @@
+import { AppError } from "../errors";
+import { log } from "../log";
+
 // The database port: everything above it speaks SQL through these two calls, whichever engine is underneath.
 // Integer columns come back as numbers from PGlite and as strings from the server; row mappers call Number().
 
@@ -17,4 +20,18 @@ export interface Database extends Queryable {
 export function isConnectionError(error: unknown): boolean {
   const text = String((error as { code?: string })?.code ?? "") + " " + String((error as Error)?.message ?? "");
   return /ECONNREFUSED|ECONNRESET|ERR_POSTGRES_CONNECTION|CONNECTION_CLOSED|connection|terminat|57P0|08\d\d\d|closed/i.test(text);
+}
+
+/**
+ * Runs a store call for an actor: a database that cannot be reached becomes a 503 the client may retry; anything
+ * else is a bug, logged here and answered 500 without details.
+ */
+export async function storeCall<T>(store: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (isConnectionError(error)) throw new AppError("service_unavailable");
+    log.error("store failed", { store, error: String(error) });
+    throw new AppError("internal_server_error");
+  }
 }
