@@ -1,0 +1,69 @@
+// The two baselines the benchmark compares against, served through the service's own HTTP edge and NATS path:
+//   ceiling — the occupy responder does no work and touches no database: the most the HTTP + NATS path can carry;
+//   naive   — occupy is one database transaction per request with a row lock (SELECT … FOR UPDATE), no actors.
+// Queue requests are answered ACTIVE at once so the same load generator drives all three servers.
+import { randomBytes } from "node:crypto";
+import { parseArgs } from "node:util";
+import { connectBus } from "../src/bus";
+import { fail, ok } from "../src/codec";
+import { loadConfig } from "../src/config";
+import { openDatabase, type Database } from "../src/db";
+import { createApp, MAX_BODY_BYTES } from "../src/http/app";
+import { addService, idOf } from "../src/nats-service";
+import { QueueGate } from "../src/queue-gate";
+import { Requests } from "../src/subjects";
+
+const { values } = parseArgs({ options: { mode: { type: "string" } } });
+const mode = values.mode;
+if (mode !== "ceiling" && mode !== "naive") {
+  console.error("usage: bun bench/baseline-server.ts --mode ceiling|naive");
+  process.exit(2);
+}
+
+const config = loadConfig();
+const bus = await connectBus(config.natsServers, config.requestTimeoutMs);
+const db = mode === "naive" ? await openDatabase(config.database) : undefined;
+const farFuture = new Date(Date.now() + 3_600_000).toISOString();
+const active = { queuePosition: 0, estimatedWaitingTime: 0, status: "ACTIVE" as const, expiresAt: farFuture };
+
+async function naiveOccupy(db: Database, eventId: number, userId: number, seatId: number) {
+  return db.transaction(async (tx) => {
+    const [seat] = await tx.query(`SELECT seat_number, price, status FROM seats WHERE id = $1 AND concert_event_id = $2 FOR UPDATE`, [seatId, eventId]);
+    if (!seat) return fail("not_found_seat");
+    if (seat.status !== "AVAILABLE") return fail("seat_unavailable");
+    const [mine] = await tx.query(
+      `SELECT count(*) AS n FROM seats WHERE concert_event_id = $1 AND user_id = $2 AND status IN ('HELD', 'RESERVED')`,
+      [eventId, userId],
+    );
+    if (Number(mine!.n) >= config.maxSeatsPerUser) return fail("hold_limit_exceeded");
+    const expiresAt = new Date(Date.now() + config.seatHoldTtlMs).toISOString();
+    await tx.query(`UPDATE seats SET status = 'HELD', user_id = $2, hold_expires_at = $3 WHERE id = $1`, [seatId, userId, expiresAt]);
+    return ok({ id: seatId, seatNumber: String(seat.seat_number), price: Number(seat.price), expirationTime: expiresAt });
+  });
+}
+
+await addService(bus.nc, `baseline-${mode}`, "benchmark baseline", [
+  { name: "enter", subject: Requests.queueEnter, handle: () => ok({ token: randomBytes(16).toString("base64url"), ...active }) },
+  { name: "status", subject: Requests.queueStatus, handle: () => ok(active) },
+  {
+    name: "occupy",
+    subject: "rsv.event.*.occupy",
+    handle: (request, subject) => {
+      const eventId = Number(subject.split(".")[2]);
+      const userId = idOf(request, "userId");
+      const seatId = idOf(request, "seatId");
+      if (!db) return ok({ id: seatId, seatNumber: String(seatId), price: 50000, expirationTime: farFuture });
+      return naiveOccupy(db, eventId, userId, seatId);
+    },
+  },
+]);
+
+const app = createApp({ config, bus, queueGate: new QueueGate(bus), ready: async () => true });
+const server = Bun.serve({ port: config.port, fetch: app.fetch, maxRequestBodySize: MAX_BODY_BYTES });
+console.error(`baseline ${mode} listening on ${server.port}`);
+process.on("SIGTERM", async () => {
+  await server.stop();
+  await bus.close();
+  await db?.close();
+  process.exit(0);
+});

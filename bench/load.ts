@@ -1,0 +1,124 @@
+// The load generator: a separate process that drives the HTTP API with a fixed number of concurrent connections and
+// prints one JSON line of figures. Modes:
+//   enter    — users 1..N each take a queue token once (tokens are written to --state)
+//   occupy   — N occupy requests, each by a random user on a random seat (winners are written to --state)
+//   checkout — every winner reserves their held seats and pays
+import { parseArgs } from "node:util";
+import { signUserToken } from "../src/auth";
+
+const { values } = parseArgs({
+  options: {
+    base: { type: "string" },
+    mode: { type: "string" },
+    users: { type: "string", default: "5000" },
+    requests: { type: "string", default: "20000" },
+    connections: { type: "string", default: "64" },
+    event: { type: "string", default: "1" },
+    "first-seat": { type: "string", default: "1" },
+    "last-seat": { type: "string", default: "2000" },
+    state: { type: "string", default: "bench-state.json" },
+    secret: { type: "string" },
+  },
+});
+
+const base = values.base!;
+const users = Number(values.users);
+const connections = Number(values.connections);
+const secret = values.secret!;
+
+interface Outcome {
+  status: number;
+  ms: number;
+  body: any;
+}
+
+async function call(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<Outcome> {
+  const started = performance.now();
+  const response = await fetch(base + path, {
+    method,
+    headers: body === undefined ? headers : { ...headers, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, ms: performance.now() - started, body: text ? JSON.parse(text) : undefined };
+}
+
+/** Runs `count` jobs over `connections` concurrent workers and returns every outcome with the wall time. */
+async function drive(count: number, job: (index: number) => Promise<Outcome>) {
+  const outcomes: Outcome[] = new Array(count);
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(connections, count) }, async () => {
+      while (next < count) {
+        const index = next++;
+        outcomes[index] = await job(index);
+      }
+    }),
+  );
+  return { outcomes, seconds: (performance.now() - started) / 1000 };
+}
+
+function summary(outcomes: Outcome[], seconds: number) {
+  const sorted = outcomes.map((o) => o.ms).sort((a, b) => a - b);
+  const at = (q: number) => Number(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(2));
+  const statuses: Record<string, number> = {};
+  for (const o of outcomes) statuses[o.status] = (statuses[o.status] ?? 0) + 1;
+  return { requests: outcomes.length, seconds: Number(seconds.toFixed(2)), rps: Math.round(outcomes.length / seconds), p50: at(0.5), p99: at(0.99), statuses };
+}
+
+const bearers = await Promise.all(Array.from({ length: users }, (_, i) => signUserToken(i + 1, secret, 3600)));
+const auth = (userId: number) => ({ authorization: `Bearer ${bearers[userId - 1]}` });
+
+async function enter() {
+  const { outcomes, seconds } = await drive(users, (i) => call("POST", "/api/v1/queue/tokens", auth(i + 1)));
+  const tokens = outcomes.map((o) => o.body?.data?.token ?? null);
+  await Bun.write(values.state!, JSON.stringify({ tokens }));
+  return summary(outcomes, seconds);
+}
+
+async function occupy() {
+  const { tokens } = (await Bun.file(values.state!).json()) as { tokens: (string | null)[] };
+  const first = Number(values["first-seat"]);
+  const span = Number(values["last-seat"]) - first + 1;
+  const picks = Array.from({ length: Number(values.requests) }, () => ({
+    userId: 1 + Math.floor(Math.random() * users),
+    seatId: first + Math.floor(Math.random() * span),
+  }));
+  const { outcomes, seconds } = await drive(picks.length, (i) => {
+    const { userId, seatId } = picks[i]!;
+    return call("POST", `/api/v1/concert-events/${values.event}/occupy`, { ...auth(userId), "user-token": tokens[userId - 1] ?? "" }, { seatId });
+  });
+  const winners: Record<number, number[]> = {};
+  outcomes.forEach((o, i) => {
+    if (o.status !== 200) return;
+    const { userId, seatId } = picks[i]!;
+    (winners[userId] ??= []).includes(seatId) || winners[userId]!.push(seatId);
+  });
+  await Bun.write(values.state!, JSON.stringify({ tokens, winners }));
+  return summary(outcomes, seconds);
+}
+
+async function checkout() {
+  const { tokens, winners } = (await Bun.file(values.state!).json()) as { tokens: string[]; winners: Record<string, number[]> };
+  const entries = Object.entries(winners).map(([user, seats]) => ({ userId: Number(user), seats }));
+  let paid = 0;
+  const { outcomes, seconds } = await drive(entries.length, async (i) => {
+    const { userId, seats } = entries[i]!;
+    const headers = { ...auth(userId), "user-token": tokens[userId - 1]! };
+    const reserved = await call("POST", `/api/v1/concert-events/${values.event}/reserve`, headers, { seatIds: seats });
+    if (reserved.status !== 200) return reserved;
+    const payment = await call("POST", "/api/v1/payments", auth(userId), { reservationId: reserved.body.data.id });
+    if (payment.status === 200) paid++;
+    return { ...payment, ms: payment.ms + reserved.ms };
+  });
+  return { ...summary(outcomes, seconds), paid, seatsSold: entries.filter((_, i) => outcomes[i]!.status === 200).reduce((n, e) => n + e.seats.length, 0) };
+}
+
+const modes: Record<string, () => Promise<unknown>> = { enter, occupy, checkout };
+const run = modes[values.mode ?? ""];
+if (!run) {
+  console.error("usage: bun bench/load.ts --base URL --mode enter|occupy|checkout --secret S [...]");
+  process.exit(2);
+}
+console.log(JSON.stringify(await run()));
