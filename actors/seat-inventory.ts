@@ -4,6 +4,7 @@
 import { fail, ok, type Reply } from "../src/codec";
 import type { ErrorCode } from "../src/errors";
 import type { HoldView, PaymentView, ReservationView, SeatView } from "../src/subjects";
+import { DeadlineQueue, type Deadline } from "./deadline-queue";
 import type { Decision, EntityModel, ReplyTo } from "./durable-entity";
 
 export type SeatStatus = "AVAILABLE" | "HELD" | "RESERVED" | "SOLD";
@@ -91,6 +92,13 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
   private readonly seats = new Map<number, Seat>();
   private readonly reservationsByKey = new Map<string, Reservation>();
   private readonly reservationsById = new Map<number, Reservation>();
+  /** Hold and payment deadlines, earliest first; stale entries are skipped (see `isLive`). */
+  private readonly deadlines = new DeadlineQueue<{ seatId: number } | { reservationKey: string }>();
+  /**
+   * Seats each user holds or has in an unpaid reservation. Derivable by scanning every seat, but the limit is checked
+   * on every occupy of a rush, so it is kept up to date instead.
+   */
+  private readonly liveSeats = new Map<number, number>();
   private nextKey = 0;
 
   constructor(
@@ -98,8 +106,16 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
     readonly rules: { holdTtlMs: number; maxSeatsPerUser: number },
     snapshot: InventorySnapshot,
   ) {
-    for (const seat of snapshot.seats) this.seats.set(seat.id, { ...seat });
-    for (const reservation of snapshot.reservations) this.track({ ...reservation });
+    for (const loaded of snapshot.seats) {
+      const seat = { ...loaded };
+      this.seats.set(seat.id, seat);
+      if (seat.status === "HELD" || seat.status === "RESERVED") this.countLive(seat.userId!, 1);
+      if (seat.status === "HELD") this.deadlines.push(seat.holdExpiresAt!, { seatId: seat.id });
+    }
+    for (const reservation of snapshot.reservations) {
+      this.track({ ...reservation });
+      if (reservation.status === "PENDING") this.deadlines.push(reservation.expiresAt, { reservationKey: reservation.key });
+    }
   }
 
   decide(command: EventCommand, now: number): Decision<EventOp> {
@@ -138,18 +154,23 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
 
   /** No hold or unpaid reservation needs the actor's timer, so it may stop when idle. */
   dormant(): boolean {
-    for (const seat of this.seats.values()) if (seat.status === "HELD" || seat.status === "RESERVED") return false;
-    return true;
+    return this.liveSeats.size === 0;
   }
 
   /** The earliest moment something lapses, or undefined when nothing will. */
   nextDeadline(): number | undefined {
-    let earliest: number | undefined;
-    const consider = (at: number) => (earliest = earliest === undefined ? at : Math.min(earliest, at));
-    for (const seat of this.seats.values()) if (seat.status === "HELD") consider(seat.holdExpiresAt!);
-    for (const r of this.reservationsByKey.values()) if (r.status === "PENDING" && r.id !== undefined) consider(r.expiresAt);
-    return earliest;
+    return this.deadlines.peek(this.isLive)?.at;
   }
+
+  /** Whether a queued deadline still stands: the hold or unpaid reservation it was set for has not moved on. */
+  private readonly isLive = ({ at, subject }: Deadline<{ seatId: number } | { reservationKey: string }>): boolean => {
+    if ("seatId" in subject) {
+      const seat = this.seats.get(subject.seatId)!;
+      return seat.status === "HELD" && seat.holdExpiresAt === at;
+    }
+    const r = this.reservationsByKey.get(subject.reservationKey)!;
+    return r.status === "PENDING" && r.expiresAt === at;
+  };
 
   holdView(seatId: number): HoldView {
     const seat = this.seats.get(seatId)!;
@@ -189,9 +210,11 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
     if (!seat) return refuse("not_found_seat");
     if (seat.status === "HELD" && seat.userId === userId) return { ok: true, value: { seatId, fresh: false }, ops: [] };
     if (seat.status !== "AVAILABLE") return refuse("seat_unavailable");
-    if (this.seatsHeldOrReservedBy(userId) >= this.rules.maxSeatsPerUser) return refuse("hold_limit_exceeded");
+    if ((this.liveSeats.get(userId) ?? 0) >= this.rules.maxSeatsPerUser) return refuse("hold_limit_exceeded");
     const expiresAt = now + this.rules.holdTtlMs;
     Object.assign(seat, { status: "HELD", userId, holdExpiresAt: expiresAt } satisfies Partial<Seat>);
+    this.countLive(userId, 1);
+    this.deadlines.push(expiresAt, { seatId });
     return { ok: true, value: { seatId, fresh: true }, ops: [{ type: "held", seatId, userId, expiresAt }] };
   }
 
@@ -260,14 +283,15 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
   /** Releases every hold and unpaid reservation whose time has come. */
   expire(now: number): EventOp[] {
     const ops: EventOp[] = [];
-    for (const seat of this.seats.values()) {
-      if (seat.status !== "HELD" || seat.holdExpiresAt! > now) continue;
+    for (let due = this.deadlines.peek(this.isLive); due && due.at <= now; due = this.deadlines.peek(this.isLive)) {
+      this.deadlines.pop();
+      if ("reservationKey" in due.subject) {
+        ops.push(this.end(this.reservationsByKey.get(due.subject.reservationKey)!, "EXPIRED"));
+        continue;
+      }
+      const seat = this.seats.get(due.subject.seatId)!;
       ops.push({ type: "released", seatId: seat.id, userId: seat.userId!, reason: "expired" });
       this.free(seat);
-    }
-    for (const r of this.reservationsByKey.values()) {
-      // A reservation still without an id is committing; it is looked at again once that commit is done.
-      if (r.status === "PENDING" && r.id !== undefined && r.expiresAt <= now) ops.push(this.end(r, "EXPIRED"));
     }
     return ops;
   }
@@ -282,6 +306,8 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
         const r = this.reservationsByKey.get(op.key)!;
         r.id = result.reservationId;
         this.reservationsById.set(r.id, r);
+        // Its deadline counts only from here: expiring it needs the id the database just gave it.
+        if (r.status === "PENDING") this.deadlines.push(r.expiresAt, { reservationKey: r.key });
       }
       if (op.type === "paid") this.settlePayment(op, result ?? null);
     });
@@ -296,16 +322,15 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
     r.status = "PAID";
     r.payment = { id: result.paymentId, amount: op.amount, paidAt: op.paidAt };
     for (const id of r.seatIds) this.seats.get(id)!.status = "SOLD";
+    this.countLive(r.userId, -r.seatIds.length);
   }
 
   // ---- helpers --------------------------------------------------------------------------------------------------
 
-  private seatsHeldOrReservedBy(userId: number): number {
-    let count = 0;
-    for (const seat of this.seats.values()) {
-      if (seat.userId === userId && (seat.status === "HELD" || seat.status === "RESERVED")) count++;
-    }
-    return count;
+  private countLive(userId: number, delta: number): void {
+    const count = (this.liveSeats.get(userId) ?? 0) + delta;
+    if (count > 0) this.liveSeats.set(userId, count);
+    else this.liveSeats.delete(userId);
   }
 
   private track(reservation: Reservation): void {
@@ -320,6 +345,7 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
   }
 
   private free(seat: Seat): void {
+    this.countLive(seat.userId!, -1);
     seat.status = "AVAILABLE";
     seat.userId = undefined;
     seat.holdExpiresAt = undefined;

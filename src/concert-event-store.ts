@@ -59,26 +59,36 @@ async function expectRows(tx: Queryable, expected: number, sql: string, params: 
   return rows;
 }
 
-async function applyOp(tx: Queryable, eventId: number, op: EventOp): Promise<OpResult> {
+type SeatOp = Extract<EventOp, { type: "held" | "released" }>;
+
+/** Holds and releases come in long runs during a rush; each run is one statement, whatever its length. */
+async function applySeatRun(tx: Queryable, eventId: number, run: SeatOp[]): Promise<void> {
+  const seatIds = run.map((op) => op.seatId);
+  const userIds = run.map((op) => op.userId);
+  if (run[0]!.type === "held") {
+    const expiries = run.map((op) => iso((op as Extract<SeatOp, { type: "held" }>).expiresAt));
+    await expectRows(
+      tx,
+      run.length,
+      `UPDATE seats s SET status = 'HELD', user_id = u.user_id, hold_expires_at = u.expires_at
+         FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) AS u(id, user_id, expires_at)
+        WHERE s.id = u.id AND s.concert_event_id = $4 AND s.status = 'AVAILABLE' RETURNING s.id`,
+      [seatIds, userIds, expiries, eventId],
+    );
+    return;
+  }
+  await expectRows(
+    tx,
+    run.length,
+    `UPDATE seats s SET status = 'AVAILABLE', user_id = NULL, hold_expires_at = NULL
+       FROM unnest($1::bigint[], $2::bigint[]) AS u(id, user_id)
+      WHERE s.id = u.id AND s.concert_event_id = $3 AND s.status = 'HELD' AND s.user_id = u.user_id RETURNING s.id`,
+    [seatIds, userIds, eventId],
+  );
+}
+
+async function applyOp(tx: Queryable, eventId: number, op: Exclude<EventOp, SeatOp>): Promise<OpResult> {
   switch (op.type) {
-    case "held":
-      await expectRows(
-        tx,
-        1,
-        `UPDATE seats SET status = 'HELD', user_id = $3, hold_expires_at = $4
-          WHERE id = $1 AND concert_event_id = $2 AND status = 'AVAILABLE' RETURNING id`,
-        [op.seatId, eventId, op.userId, iso(op.expiresAt)],
-      );
-      return null;
-    case "released":
-      await expectRows(
-        tx,
-        1,
-        `UPDATE seats SET status = 'AVAILABLE', user_id = NULL, hold_expires_at = NULL
-          WHERE id = $1 AND concert_event_id = $2 AND status = 'HELD' AND user_id = $3 RETURNING id`,
-        [op.seatId, eventId, op.userId],
-      );
-      return null;
     case "reserved":
       return reserve(tx, eventId, op);
     case "reservationEnded":
@@ -154,10 +164,24 @@ async function pay(tx: Queryable, op: Extract<EventOp, { type: "paid" }>): Promi
   return { paymentId };
 }
 
+const isSeatOp = (op: EventOp): op is SeatOp => op.type === "held" || op.type === "released";
+
+/** One transaction for the whole batch, in the actor's order; consecutive holds (or releases) share one statement. */
 export async function commitConcertEvent(db: Database, eventId: number, ops: EventOp[]): Promise<OpResult[]> {
   return db.transaction(async (tx) => {
     const results: OpResult[] = [];
-    for (const op of ops) results.push(await applyOp(tx, eventId, op));
+    for (let i = 0; i < ops.length; ) {
+      const op = ops[i]!;
+      if (!isSeatOp(op)) {
+        results.push(await applyOp(tx, eventId, op));
+        i++;
+        continue;
+      }
+      let end = i + 1;
+      while (end < ops.length && ops[end]!.type === op.type) end++;
+      await applySeatRun(tx, eventId, ops.slice(i, end) as SeatOp[]);
+      for (; i < end; i++) results.push(null);
+    }
     return results;
   });
 }

@@ -1,6 +1,6 @@
 // Persistence for the queue-admission actor: live tokens in queue order, and a batch of token changes per transaction.
 import type { QueueOp, QueueSnapshot, QueueTokenRecord } from "../actors/queue-admission";
-import type { Database } from "./db";
+import type { Database, Queryable } from "./db";
 import { StoreDriftError } from "./concert-event-store";
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -24,37 +24,63 @@ export async function loadQueue(db: Database): Promise<QueueSnapshot> {
   return { tokens, nextSeq: Number(last!.seq) + 1 };
 }
 
+const optionalIso = (ms: number | undefined) => (ms === undefined ? null : iso(ms));
+
+type Of<T extends QueueOp["type"]> = Extract<QueueOp, { type: T }>;
+
+/** A run of ops of one type is one statement: a queue rush issues thousands of tokens in a handful of them. */
+async function applyRun(tx: Queryable, run: QueueOp[]): Promise<void> {
+  switch (run[0]!.type) {
+    case "issued": {
+      const ops = run as Of<"issued">[];
+      await tx.query(
+        `INSERT INTO queue_tokens (token, user_id, seq, status, issued_at, activated_at, expires_at)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::timestamptz[])`,
+        [
+          ops.map((op) => op.token),
+          ops.map((op) => op.userId),
+          ops.map((op) => op.seq),
+          ops.map((op) => op.status),
+          ops.map((op) => iso(op.issuedAt)),
+          ops.map((op) => optionalIso(op.activatedAt)),
+          ops.map((op) => optionalIso(op.expiresAt)),
+        ],
+      );
+      return;
+    }
+    case "activated": {
+      const ops = run as Of<"activated">[];
+      const rows = await tx.query(
+        `UPDATE queue_tokens q SET status = 'ACTIVE', activated_at = u.activated_at, expires_at = u.expires_at
+           FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS u(token, activated_at, expires_at)
+          WHERE q.token = u.token AND q.status = 'WAITING' RETURNING q.token`,
+        [ops.map((op) => op.token), ops.map((op) => iso(op.activatedAt)), ops.map((op) => iso(op.expiresAt))],
+      );
+      if (rows.length !== ops.length) throw new StoreDriftError(`${ops.length - rows.length} activated tokens were not waiting`);
+      return;
+    }
+    case "expired": {
+      const ops = run as Of<"expired">[];
+      // A payment may already have expired a token in its own transaction; expiring it again changes nothing.
+      await tx.query(
+        `UPDATE queue_tokens q SET status = 'EXPIRED', expires_at = u.at
+           FROM unnest($1::text[], $2::timestamptz[]) AS u(token, at)
+          WHERE q.token = u.token AND q.status IN ('WAITING', 'ACTIVE')`,
+        [ops.map((op) => op.token), ops.map((op) => iso(op.at))],
+      );
+      return;
+    }
+  }
+}
+
+/** One transaction for the whole batch, applied in the actor's order. */
 export async function commitQueue(db: Database, ops: QueueOp[]): Promise<void> {
   await db.transaction(async (tx) => {
-    for (const op of ops) {
-      if (op.type === "issued") {
-        await tx.query(
-          `INSERT INTO queue_tokens (token, user_id, seq, status, issued_at, activated_at, expires_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-          [
-            op.token,
-            op.userId,
-            op.seq,
-            op.status,
-            iso(op.issuedAt),
-            op.activatedAt === undefined ? null : iso(op.activatedAt),
-            op.expiresAt === undefined ? null : iso(op.expiresAt),
-          ],
-        );
-      } else if (op.type === "activated") {
-        const rows = await tx.query(
-          `UPDATE queue_tokens SET status = 'ACTIVE', activated_at = $2, expires_at = $3
-            WHERE token = $1 AND status = 'WAITING' RETURNING token`,
-          [op.token, iso(op.activatedAt), iso(op.expiresAt)],
-        );
-        if (rows.length !== 1) throw new StoreDriftError("an activated token was not waiting");
-      } else {
-        // A payment may already have expired the token in its own transaction; expiring it again changes nothing.
-        await tx.query(
-          `UPDATE queue_tokens SET status = 'EXPIRED', expires_at = $2 WHERE token = $1 AND status IN ('WAITING', 'ACTIVE')`,
-          [op.token, iso(op.at)],
-        );
-      }
+    for (let i = 0; i < ops.length; ) {
+      let end = i + 1;
+      while (end < ops.length && ops[end]!.type === ops[i]!.type) end++;
+      await applyRun(tx, ops.slice(i, end));
+      i = end;
     }
   });
 }

@@ -292,9 +292,10 @@ describe("concert-event actor: group commit and recovery", () => {
     // The simulated clock runs even a zero delay only when it is advanced.
     h.clock.increment(0);
     await h.settle();
+    // Earliest deadline first: the reservation was due at −5 ms, the hold at −1 ms.
     expect(h.batches[0]).toEqual([
-      { type: "released", seatId: 1, userId: 1, reason: "expired" },
       { type: "reservationEnded", reservationId: 9, userId: 2, seatIds: [3], status: "EXPIRED" },
+      { type: "released", seatId: 1, userId: 1, reason: "expired" },
     ]);
     expect(await h.ask({ type: "occupy", userId: 5, seatId: 2 })).toEqual({ ok: false, code: "seat_unavailable" });
     h.clock.increment(1_000);
