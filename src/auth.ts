@@ -5,22 +5,38 @@ import { AppError } from "./errors";
 
 const SUBJECT = /^[1-9][0-9]{0,15}$/;
 
+/** How many verified tokens are remembered; a rush reuses each user's token for every request. */
+const REMEMBERED = 100_000;
+
 function keyOf(secret: string): Uint8Array {
   return new TextEncoder().encode(secret);
 }
 
-export async function verifyBearer(header: string | undefined, secret: string): Promise<number> {
-  const match = header?.match(/^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/);
-  if (!match) throw new AppError("unauthorized");
-  try {
-    const { payload } = await jwtVerify(match[1]!, keyOf(secret), { algorithms: ["HS256"], requiredClaims: ["exp", "sub"] });
-    const sub: unknown = payload.sub;
-    const userId = typeof sub === "string" && SUBJECT.test(sub) ? Number(sub) : NaN;
-    if (!Number.isSafeInteger(userId)) throw new Error("sub is not a user id");
-    return userId;
-  } catch {
-    throw new AppError("unauthorized");
-  }
+/**
+ * Returns a verifier for `Authorization` headers. A token that verified once is remembered until its `exp`, so a
+ * client's repeated requests skip the HMAC; a different string (any changed byte) is verified afresh.
+ */
+export function bearerVerifier(secret: string): (header: string | undefined) => Promise<number> {
+  const key = keyOf(secret);
+  const verified = new Map<string, { userId: number; expiresAt: number }>();
+  return async (header) => {
+    const match = header?.match(/^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/);
+    if (!match) throw new AppError("unauthorized");
+    const token = match[1]!;
+    const known = verified.get(token);
+    if (known && known.expiresAt > Date.now()) return known.userId;
+    try {
+      const { payload } = await jwtVerify(token, key, { algorithms: ["HS256"], requiredClaims: ["exp", "sub"] });
+      const sub: unknown = payload.sub;
+      const userId = typeof sub === "string" && SUBJECT.test(sub) ? Number(sub) : NaN;
+      if (!Number.isSafeInteger(userId)) throw new Error("sub is not a user id");
+      if (verified.size >= REMEMBERED) verified.delete(verified.keys().next().value!);
+      verified.set(token, { userId, expiresAt: payload.exp! * 1000 });
+      return userId;
+    } catch {
+      throw new AppError("unauthorized");
+    }
+  };
 }
 
 export async function signUserToken(userId: number, secret: string, ttlSeconds = 86_400): Promise<string> {

@@ -1,16 +1,17 @@
 import { describe, expect, test } from "bun:test";
 import { SignJWT } from "jose";
-import { signUserToken, verifyBearer } from "../src/auth";
+import { bearerVerifier, signUserToken } from "../src/auth";
 import { AppError } from "../src/errors";
 
 const SECRET = "unit-test-secret";
+const verifyBearer = bearerVerifier(SECRET);
 const key = new TextEncoder().encode(SECRET);
 const now = () => Math.floor(Date.now() / 1000);
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
 async function refused(header: string | undefined): Promise<string> {
   try {
-    await verifyBearer(header, SECRET);
+    await verifyBearer(header);
     return "accepted";
   } catch (error) {
     return error instanceof AppError ? error.code : String(error);
@@ -19,8 +20,15 @@ async function refused(header: string | undefined): Promise<string> {
 
 describe("bearer tokens", () => {
   test("a minted token names its user", async () => {
-    expect(await verifyBearer(`Bearer ${await signUserToken(42, SECRET)}`, SECRET)).toBe(42);
-    expect(await verifyBearer(`Bearer ${await signUserToken(Number.MAX_SAFE_INTEGER, SECRET)}`, SECRET)).toBe(Number.MAX_SAFE_INTEGER);
+    expect(await verifyBearer(`Bearer ${await signUserToken(42, SECRET)}`)).toBe(42);
+    expect(await verifyBearer(`Bearer ${await signUserToken(Number.MAX_SAFE_INTEGER, SECRET)}`)).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  test("a remembered token still lapses at its exp", async () => {
+    const token = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("5").setExpirationTime(now() + 1).sign(key);
+    expect(await verifyBearer(`Bearer ${token}`)).toBe(5);
+    await Bun.sleep(2_100);
+    expect(await refused(`Bearer ${token}`)).toBe("unauthorized");
   });
 
   test("everything else is unauthorized", async () => {

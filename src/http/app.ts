@@ -1,7 +1,7 @@
 // The HTTP edge: schema-first routes for every endpoint of API.md. Handlers check who is calling, then send a request
 // over NATS and wrap the reply; they never touch actor state or the database.
 import { Elysia, t } from "elysia";
-import { verifyBearer } from "../auth";
+import { bearerVerifier } from "../auth";
 import type { Bus } from "../bus";
 import type { Config } from "../config";
 import { AppError, CATALOG, errorBody, isErrorCode, RETRY_AFTER_SECONDS, type ErrorCode } from "../errors";
@@ -68,10 +68,11 @@ const userTokenOf = (request: Request) => request.headers.get("user-token") ?? u
 export function createApp(deps: HttpDeps) {
   const { bus, queueGate, config } = deps;
   const ask = <T>(request: Request, subject: string, payload: unknown) => bus.request<T>(subject, payload, requestIdOf(request));
+  const verifyBearer = bearerVerifier(config.authSecret);
 
   /** Every /api/v1 route: the bearer token first, so an anonymous caller learns nothing else. */
   const api = new Elysia({ prefix: "/api/v1" })
-    .derive({ as: "local" }, async ({ headers }) => ({ userId: await verifyBearer(headers.authorization, config.authSecret) }))
+    .derive({ as: "local" }, async ({ headers }) => ({ userId: await verifyBearer(headers.authorization) }))
     .derive({ as: "local" }, ({ userId }) => ({
       /** Refuses a path {userId} that is not the caller. */
       self(pathUserId: string): number {
@@ -255,7 +256,8 @@ export function createApp(deps: HttpDeps) {
       },
     );
 
-  return new Elysia()
+  // Precompiled at start, so the first requests of a rush do not pay for compiling the handlers.
+  return new Elysia({ precompile: true })
     .onRequest(({ request }) => {
       const length = Number(request.headers.get("content-length") ?? 0);
       if (length > MAX_BODY_BYTES) return errorResponse("payload_too_large", requestIdOf(request));
