@@ -1,5 +1,6 @@
 // The concert-event actor: one per event, the single writer of its seats, holds, reservations and payments.
 // Its rules live in seat-inventory.ts; how it serialises, commits in groups and recovers is durable-entity.ts.
+import type { EventCommandName } from "../src/subjects";
 import { durableEntity, type CommitInput as EntityCommitInput, type EntityInput } from "./durable-entity";
 import { SeatInventory, type EventCommand, type EventOp, type InventorySnapshot, type OpResult } from "./seat-inventory";
 
@@ -15,7 +16,7 @@ export interface ConcertEventInput extends EntityInput {
 
 export type CommitInput = EntityCommitInput<EventOp>;
 
-export const EVENT_COMMAND_TYPES = ["seats", "occupy", "reserve", "pay", "cancel"] as const;
+export const EVENT_COMMAND_TYPES = ["seats", "occupy", "reserve", "pay", "cancel"] as const satisfies EventCommandName[];
 
 export const concertEventMachine = durableEntity<ConcertEventInput, InventorySnapshot, EventCommand, EventOp, OpResult, SeatInventory>({
   id: "concertEvent",

@@ -108,10 +108,6 @@ export class WaitingLine implements EntityModel<QueueCommand, QueueOp, null> {
     return false;
   }
 
-  counts(): { waiting: number; active: number } {
-    return { waiting: this.waiting.length - this.head, active: this.active.size };
-  }
-
   // ---- commands ---------------------------------------------------------------------------------------------------
 
   private enter(userId: number, now: number): Decision<QueueOp> {

@@ -18,6 +18,7 @@ const SIZE = values.quick
   ? { queueUsers: 4000, rushUsers: 2000, seats: 1000, occupyRequests: 8000 }
   : { queueUsers: 20000, rushUsers: 5000, seats: 2000, occupyRequests: 30000 };
 const CONNECTIONS = 64;
+const WARMUP_REQUESTS = 3000;
 
 type Env = Record<string, string>;
 interface Load {
@@ -90,21 +91,24 @@ async function rush(db: DatabaseRun, nats: NatsServer) {
     LOG_LEVEL: "warn",
     QUEUE_MAX_ACTIVE: String(SIZE.queueUsers + 10),
   };
-  // Two identical events: one for the service, one for the naive baseline, so neither sees the other's holds.
+  // Identical events: one for the service, one for the naive baseline, so neither sees the other's holds, and one
+  // that every server warms up on (JIT, connections) before its measured run.
   const seeded = JSON.parse(
-    await runToEnd(["bench/seed.ts", "--events", "2", "--seats", String(SIZE.seats), "--users", String(SIZE.queueUsers), "--balance", "10000000"], env),
-  ) as { eventIds: [number, number]; seats: { first: number } };
-  const [ours, naive] = seeded.eventIds;
+    await runToEnd(["bench/seed.ts", "--events", "3", "--seats", String(SIZE.seats), "--users", String(SIZE.queueUsers), "--balance", "10000000"], env),
+  ) as { eventIds: [number, number, number]; seats: { first: number } };
+  const [ours, naive, warmup] = seeded.eventIds;
   const seatRange = (event: number) => {
-    const first = seeded.seats.first + (event === ours ? 0 : SIZE.seats);
+    const first = seeded.seats.first + (event - ours) * SIZE.seats;
     return { event: String(event), "first-seat": String(first), "last-seat": String(first + SIZE.seats - 1) };
   };
   const state = join(tmpdir(), `bench-state-${port}.json`);
-  const occupy = (event: number) => ({ users: String(SIZE.rushUsers), requests: String(SIZE.occupyRequests), state, ...seatRange(event) });
+  const occupy = (event: number, requests = SIZE.occupyRequests) => ({ users: String(SIZE.rushUsers), requests: String(requests), state, ...seatRange(event) });
+  const warm = (port: number) => load(port, "occupy", occupy(warmup, WARMUP_REQUESTS));
 
   const result: Record<string, Load> = {};
   let service = await serve(["src/main.ts"], env, port);
   result.queue = await load(port, "enter", { users: String(SIZE.queueUsers), state });
+  await warm(port);
   result.occupy = await load(port, "occupy", occupy(ours));
   result.checkout = await load(port, "checkout", { users: String(SIZE.rushUsers), state, event: String(ours) });
   await service.stop();
@@ -116,6 +120,7 @@ async function rush(db: DatabaseRun, nats: NatsServer) {
   for (const mode of ["naive", "ceiling"] as const) {
     const baseline = await serve(["bench/baseline-server.ts", "--mode", mode], env, port);
     result[`${mode}Queue`] = await load(port, "enter", { users: String(SIZE.queueUsers), state });
+    await warm(port);
     result[mode] = await load(port, "occupy", occupy(naive));
     await baseline.stop();
   }

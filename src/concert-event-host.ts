@@ -3,7 +3,7 @@
 // fresh one rebuilt from the database.
 import type { NatsConnection, Service } from "nats";
 import { createActor, fromPromise, type Actor } from "xstate";
-import { concertEventMachine, type CommitInput, type EventCommand, type EventRequest } from "../actors/concert-event";
+import { concertEventMachine, EVENT_COMMAND_TYPES, type CommitInput, type EventCommand, type EventRequest } from "../actors/concert-event";
 import type { EventOp, OpResult } from "../actors/seat-inventory";
 import type { Publisher } from "./bus";
 import type { Reply } from "./codec";
@@ -14,7 +14,7 @@ import { storeCall } from "./db/port";
 import { AppError } from "./errors";
 import { log } from "./log";
 import { addService, idOf, idsOf } from "./nats-service";
-import { EVENT_COMMANDS, Events, type EventCommand as CommandName } from "./subjects";
+import { Events, type EventCommandName } from "./subjects";
 
 type EventActor = Actor<typeof concertEventMachine>;
 
@@ -111,20 +111,12 @@ export class ConcertEventHost {
     });
   }
 
-  /** Live actors and their seat counts, for monitoring. */
-  snapshot(): { eventId: number; counts: Record<string, number> | undefined }[] {
-    return [...this.actors.entries()].map(([eventId, actor]) => ({
-      eventId,
-      counts: actor.getSnapshot().context.model?.counts(),
-    }));
-  }
-
   async start(nc: NatsConnection): Promise<Service> {
     return addService(
       nc,
       "concert-events",
       "콘서트 이벤트 액터: 좌석 점유, 예약, 결제",
-      EVENT_COMMANDS.map((name) => ({
+      EVENT_COMMAND_TYPES.map((name) => ({
         name,
         subject: `rsv.event.*.${name}`,
         handle: (request, subject) => this.ask(eventIdOf(subject), commandOf(name, request)),
@@ -144,7 +136,7 @@ function eventIdOf(subject: string): number {
   return id;
 }
 
-function commandOf(name: CommandName, request: Record<string, unknown>): EventRequest {
+function commandOf(name: EventCommandName, request: Record<string, unknown>): EventRequest {
   const userId = idOf(request, "userId");
   switch (name) {
     case "seats":

@@ -64,13 +64,16 @@ export async function addService(
 
 /** Reads a positive integer id (at most 2^53−1) from a request, refusing anything else. */
 export function idOf(request: Record<string, unknown>, field: string): number {
-  const value = request[field];
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) throw new AppError("invalid_request");
-  return value;
+  return asId(request[field]);
 }
 
 export function idsOf(request: Record<string, unknown>, field: string): number[] {
   const value = request[field];
   if (!Array.isArray(value) || value.length === 0) throw new AppError("invalid_request");
-  return value.map((_, index) => idOf(value as unknown as Record<string, unknown>, String(index)));
+  return value.map(asId);
+}
+
+function asId(value: unknown): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) throw new AppError("invalid_request");
+  return value;
 }

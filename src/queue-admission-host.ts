@@ -85,10 +85,6 @@ export class QueueAdmissionHost {
     return new Promise((resolve) => this.current().send({ ...command, replyTo: resolve }));
   }
 
-  counts(): { waiting: number; active: number } | undefined {
-    return this.actor?.getSnapshot().context.model?.counts();
-  }
-
   async start(nc: NatsConnection): Promise<Service> {
     this.current();
     // A payment ends its user's turn: the payment's transaction already expired the token, the actor frees the place.

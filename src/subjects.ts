@@ -1,8 +1,6 @@
 // The NATS subject scheme: requests the HTTP side sends to the actors, and the domain events the actors publish.
 // Payload and reply shapes are the contract between the two sides; the README documents the same table.
 
-export const SUBJECT_ROOT = "rsv";
-
 export const Requests = {
   walletBalance: "rsv.wallet.balance",
   walletCharge: "rsv.wallet.charge",
@@ -19,10 +17,9 @@ export const Requests = {
 } as const;
 
 /** Commands for one concert event actor: `rsv.event.<eventId>.<command>`. */
-export type EventCommand = "seats" | "occupy" | "reserve" | "pay" | "cancel";
-export const EVENT_COMMANDS: EventCommand[] = ["seats", "occupy", "reserve", "pay", "cancel"];
+export type EventCommandName = "seats" | "occupy" | "reserve" | "pay" | "cancel";
 
-export function eventSubject(eventId: number, command: EventCommand): string {
+export function eventSubject(eventId: number, command: EventCommandName): string {
   return `rsv.event.${eventId}.${command}`;
 }
 
@@ -34,9 +31,7 @@ export const Events = {
   paymentCompleted: (eventId: number) => `rsv.evt.event.${eventId}.payment.completed`,
   token: (what: "issued" | "activated" | "expired") => `rsv.evt.queue.token.${what}`,
   walletCharged: "rsv.evt.wallet.charged",
-  all: "rsv.evt.>",
   allPayments: "rsv.evt.event.*.payment.completed",
-  allTokens: "rsv.evt.queue.token.*",
 } as const;
 
 // ---- payloads -------------------------------------------------------------------------------------------------
