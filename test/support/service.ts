@@ -17,10 +17,16 @@ export interface TestService {
 
 export async function startTestService(database: DatabaseTarget, env: Record<string, string> = {}): Promise<TestService> {
   const nats = await startNatsServer();
-  const config = {
-    ...loadConfig({ PORT: "0", NATS_URL: nats.url, AUTH_SECRET: TEST_SECRET, SEED_DEMO: "true", ...env }),
-    database,
-  };
+  const url = database.kind === "postgres" ? database.url : database.kind === "pglite-memory" ? "memory://" : "";
+  const config = loadConfig({
+    PORT: "0",
+    NATS_URL: nats.url,
+    AUTH_SECRET: TEST_SECRET,
+    SEED_DEMO: "true",
+    DATABASE_URL: url,
+    DATA_DIR: database.kind === "pglite-disk" ? database.dir : "",
+    ...env,
+  });
   const service = await startService(config);
   return {
     base: `http://127.0.0.1:${service.port}`,
