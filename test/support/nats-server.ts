@@ -51,7 +51,7 @@ export async function startNatsServer(): Promise<NatsServer> {
     await waitFor(() => portOpen(port), `nats-server on ${port}`);
   };
   const kill = async () => {
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child!.once("exit", resolve));
     child.kill("SIGKILL");
     await exited;
