@@ -21,6 +21,9 @@ export interface Config {
   requestTimeoutMs: number;
   /** An event actor with no live holds stops after this long without commands. */
   actorIdleMs: number;
+  /** Requests per second one user may make to enter the queue, and to occupy seats (0: unlimited). */
+  rateLimitQueue: number;
+  rateLimitOccupy: number;
 }
 
 export const DEVELOPMENT_SECRET = "development-secret-do-not-use-in-production";
@@ -82,5 +85,7 @@ export function loadConfig(env: Env = process.env): Config {
     seedDemo: boolean(env, "SEED_DEMO", true),
     requestTimeoutMs: integer(env, "REQUEST_TIMEOUT_MS", 2000, 50),
     actorIdleMs: integer(env, "ACTOR_IDLE_SECONDS", 60, 1) * 1000,
+    rateLimitQueue: integer(env, "RATE_LIMIT_QUEUE_PER_SECOND", 5, 0),
+    rateLimitOccupy: integer(env, "RATE_LIMIT_OCCUPY_PER_SECOND", 10, 0),
   };
 }

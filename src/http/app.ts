@@ -6,6 +6,7 @@ import type { Bus } from "../bus";
 import type { Config } from "../config";
 import { AppError, CATALOG, errorBody, isErrorCode, RETRY_AFTER_SECONDS, type ErrorCode } from "../errors";
 import { log } from "../log";
+import { RateLimiter } from "../rate-limit";
 import {
   eventSubject,
   Requests,
@@ -69,6 +70,11 @@ export function createApp(deps: HttpDeps) {
   const { bus, queueGate, config } = deps;
   const ask = <T>(request: Request, subject: string, payload: unknown) => bus.request<T>(subject, payload, requestIdOf(request));
   const verifyBearer = bearerVerifier(config.authSecret);
+  const queueEntries = new RateLimiter(config.rateLimitQueue);
+  const occupations = new RateLimiter(config.rateLimitOccupy);
+  const withinBudget = (limiter: RateLimiter, userId: number) => {
+    if (!limiter.take(userId)) throw new AppError("too_many_requests");
+  };
 
   /** Every /api/v1 route: the bearer token first, so an anonymous caller learns nothing else. */
   const api = new Elysia({ prefix: "/api/v1" })
@@ -109,9 +115,12 @@ export function createApp(deps: HttpDeps) {
   const queue = wallet
     .post(
       "/queue/tokens",
-      async ({ userId, request }) => ({ data: await ask<QueueTicket>(request, Requests.queueEnter, { userId }) }),
+      async ({ userId, request }) => {
+        withinBudget(queueEntries, userId);
+        return { data: await ask<QueueTicket>(request, Requests.queueEnter, { userId }) };
+      },
       {
-        response: { 200: S.Data(S.QueueTicket, S.EXAMPLES.ticket), ...S.errors() },
+        response: { 200: S.Data(S.QueueTicket, S.EXAMPLES.ticket), ...S.errors("too_many_requests") },
         detail: {
           tags: [TAGS.queue],
           summary: "대기열 토큰 발급",
@@ -183,6 +192,7 @@ export function createApp(deps: HttpDeps) {
       "/concert-events/:concertEventId/occupy",
       async ({ params, body, userId, admitted, request }) => {
         const eventId = idFrom(params.concertEventId);
+        withinBudget(occupations, userId);
         await admitted(userTokenOf(request));
         return { data: await ask<HoldView>(request, eventSubject(eventId, "occupy"), { userId, seatId: body.seatId }) };
       },
@@ -191,7 +201,7 @@ export function createApp(deps: HttpDeps) {
         body: S.OccupyBody,
         response: {
           200: S.Data(S.Hold, S.EXAMPLES.hold),
-          ...S.errors(...seatErrors, "not_found_seat", "seat_unavailable", "hold_limit_exceeded"),
+          ...S.errors(...seatErrors, "not_found_seat", "seat_unavailable", "hold_limit_exceeded", "too_many_requests"),
         },
         detail: {
           tags: [TAGS.event],
