@@ -35,7 +35,10 @@ export interface HttpDeps {
   ready(): Promise<boolean>;
 }
 
+/** Bodies above this answer 413 payload_too_large from the catalog. */
 export const MAX_BODY_BYTES = 64 * 1024;
+/** Bun's own cap, above ours so that ours (with its catalog body) answers first; Bun's guards chunked floods. */
+export const SERVER_BODY_LIMIT = 1024 * 1024;
 
 function errorResponse(code: ErrorCode, requestId?: string): Response {
   const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8" };
