@@ -6,7 +6,7 @@ import { createActor, fromPromise, type Actor } from "xstate";
 import { concertEventMachine, EVENT_COMMAND_TYPES, type CommitInput, type EventCommand, type EventRequest } from "../actors/concert-event";
 import type { EventOp, OpResult } from "../actors/seat-inventory";
 import type { Publisher } from "./bus";
-import type { Reply } from "./codec";
+import { fail, type Reply } from "./codec";
 import { commitConcertEvent, loadConcertEvent } from "./concert-event-store";
 import type { Config } from "./config";
 import type { Database } from "./db";
@@ -17,6 +17,12 @@ import { addService, idOf, idsOf } from "./nats-service";
 import { Events, type EventCommandName } from "./subjects";
 
 type EventActor = Actor<typeof concertEventMachine>;
+
+/** A running actor and the replies it still owes, so a crash can answer them at once instead of leaving them to time out. */
+interface Running {
+  actor: EventActor;
+  owed: Set<(reply: Reply<unknown>) => void>;
+}
 
 
 /** The domain events one committed op stands for. */
@@ -54,7 +60,7 @@ function domainEvents(eventId: number, op: EventOp, result: OpResult): [string, 
 }
 
 export class ConcertEventHost {
-  private readonly actors = new Map<number, EventActor>();
+  private readonly actors = new Map<number, Running>();
   private readonly logic;
 
   constructor(
@@ -76,9 +82,9 @@ export class ConcertEventHost {
     });
   }
 
-  private actorFor(eventId: number): EventActor {
+  private actorFor(eventId: number): Running {
     const existing = this.actors.get(eventId);
-    if (existing && existing.getSnapshot().status === "active") return existing;
+    if (existing && existing.actor.getSnapshot().status === "active") return existing;
     const actor = createActor(this.logic, {
       input: {
         key: eventId,
@@ -88,26 +94,35 @@ export class ConcertEventHost {
         now: Date.now,
       },
     });
+    const running: Running = { actor, owed: new Set() };
     actor.subscribe({
-      complete: () => this.forget(eventId, actor),
+      complete: () => this.forget(eventId, running),
       error: (error) => {
-        // Like a supervisor's restart: drop the broken actor; the next command rebuilds it from the database.
+        // Like a supervisor's restart: drop the broken actor, answer what it owed, and let the next command rebuild
+        // the event from the database. Other events' actors are untouched.
         log.error("concert event actor crashed", { eventId, error: String(error) });
-        this.forget(eventId, actor);
+        this.forget(eventId, running);
+        for (const reply of running.owed) reply(fail("service_unavailable"));
       },
     });
-    this.actors.set(eventId, actor);
+    this.actors.set(eventId, running);
     actor.start();
-    return actor;
+    return running;
   }
 
-  private forget(eventId: number, actor: EventActor): void {
-    if (this.actors.get(eventId) === actor) this.actors.delete(eventId);
+  private forget(eventId: number, running: Running): void {
+    if (this.actors.get(eventId) === running) this.actors.delete(eventId);
   }
 
   ask(eventId: number, command: EventRequest): Promise<Reply<unknown>> {
     return new Promise((resolve) => {
-      this.actorFor(eventId).send({ ...command, replyTo: resolve } as EventCommand);
+      const running = this.actorFor(eventId);
+      const replyTo = (reply: Reply<unknown>) => {
+        running.owed.delete(replyTo);
+        resolve(reply);
+      };
+      running.owed.add(replyTo);
+      running.actor.send({ ...command, replyTo } as EventCommand);
     });
   }
 
@@ -125,7 +140,7 @@ export class ConcertEventHost {
   }
 
   stop(): void {
-    for (const actor of this.actors.values()) actor.stop();
+    for (const { actor } of this.actors.values()) actor.stop();
     this.actors.clear();
   }
 }
