@@ -177,6 +177,13 @@ for (const db of cases) {
       const free = (await u.call("GET", `/api/v1/concert-events/${eventId}/available-seats`)).body.list.map((s: { id: number }) => s.id);
       expect(free).toContain(ids[0]);
       expectError(await u.call("DELETE", `/api/v1/reservations/99999999`), "not_found_reservation");
+      // Nobody else can cancel or pay this user's reservation, or use their queue token.
+      const other = await admitted();
+      const mine = await u.call("POST", `/api/v1/concert-events/${eventId}/reserve`, { seatId: list[2]!.id });
+      expectError(await other.call("DELETE", `/api/v1/reservations/${mine.body.data.id}`), "not_found_reservation");
+      expectError(await other.call("POST", "/api/v1/payments", { reservationId: mine.body.data.id }), "not_found_reservation");
+      expectError(await other.call("DELETE", "/api/v1/queue/tokens", undefined, { "user-token": u.queueToken! }), "invalid_token");
+      expect((await u.call("GET", "/api/v1/queue/status")).body.data.status).toBe("ACTIVE");
     });
 
     test("queue tokens guard the seat routes", async () => {
