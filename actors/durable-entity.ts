@@ -79,6 +79,11 @@ export interface EntitySpec<Input extends EntityInput, Snapshot, Model, Cmd exte
 
 const emptyBatch = <Op>(): Batch<Op> => ({ ops: [], waiters: [] });
 
+/** Commands accepted but not yet answered: the actor's mailbox depth, for monitoring. */
+export function mailboxDepth(context: { next: Batch<unknown>; inflight: Batch<unknown>; stash: unknown[] }): number {
+  return context.next.waiters.length + context.inflight.waiters.length + context.stash.length;
+}
+
 function errorCodeOf(error: unknown): ErrorCode {
   const code = (error as { code?: unknown } | undefined)?.code;
   return isErrorCode(code) ? code : "service_unavailable";

@@ -146,6 +146,12 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
     return list;
   }
 
+  counts(): Record<SeatStatus, number> {
+    const counts: Record<SeatStatus, number> = { AVAILABLE: 0, HELD: 0, RESERVED: 0, SOLD: 0 };
+    for (const seat of this.seats.values()) counts[seat.status]++;
+    return counts;
+  }
+
   /** No hold or unpaid reservation needs the actor's timer, so it may stop when idle. */
   dormant(): boolean {
     return this.liveSeats.size === 0;

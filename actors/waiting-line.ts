@@ -103,6 +103,10 @@ export class WaitingLine implements EntityModel<QueueCommand, QueueOp, null> {
 
   settle(): void {}
 
+  counts(): { waiting: number; active: number } {
+    return { waiting: this.waitingCount(), active: this.active.size };
+  }
+
   /** The queue is a singleton that never stops. */
   dormant(): boolean {
     return false;

@@ -8,7 +8,7 @@ import { connectBus } from "../src/bus";
 import { fail, ok } from "../src/codec";
 import { loadConfig } from "../src/config";
 import { openDatabase, type Database } from "../src/db";
-import { createApp, SERVER_BODY_LIMIT } from "../src/http/app";
+import { createApp, instrumented, SERVER_BODY_LIMIT } from "../src/http/app";
 import { addService, idOf } from "../src/nats-service";
 import { QueueGate } from "../src/queue-gate";
 import { Requests } from "../src/subjects";
@@ -59,7 +59,7 @@ await addService(bus.nc, `baseline-${mode}`, "benchmark baseline", [
 ]);
 
 const app = createApp({ config, bus, queueGate: new QueueGate(bus), ready: async () => true });
-const server = Bun.serve({ port: config.port, fetch: app.fetch, maxRequestBodySize: SERVER_BODY_LIMIT });
+const server = Bun.serve({ port: config.port, fetch: instrumented(app.fetch), maxRequestBodySize: SERVER_BODY_LIMIT });
 console.error(`baseline ${mode} listening on ${server.port}`);
 process.on("SIGTERM", async () => {
   await server.stop();

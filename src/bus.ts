@@ -2,6 +2,7 @@
 import { connect, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection } from "nats";
 import { decode, encode, unwrap, type Reply } from "./codec";
 import { AppError } from "./errors";
+import { natsRequestDuration, subjectKind } from "./metrics";
 
 export type Publisher = Pick<Bus, "publish">;
 
@@ -39,20 +40,27 @@ export async function connectBus(servers: string[], requestTimeoutMs: number, na
     nc,
     connected: () => up && !nc.isClosed(),
     async request<T>(subject: string, payload: unknown, requestId?: string): Promise<T> {
-      if (!up || nc.isClosed()) throw new AppError("service_unavailable");
+      if (!up || nc.isClosed()) {
+        natsRequestDuration.observe({ subject: subjectKind(subject), outcome: "unavailable" }, 0);
+        throw new AppError("service_unavailable");
+      }
       let hdrs: MsgHdrs | undefined;
       if (requestId) {
         hdrs = natsHeaders();
         hdrs.set(REQUEST_ID_HEADER, requestId);
       }
+      const stop = natsRequestDuration.startTimer({ subject: subjectKind(subject) });
       let msg: Msg;
       try {
         msg = await nc.request(subject, encode(payload), { timeout: requestTimeoutMs, headers: hdrs });
       } catch {
         // No responder, a timeout, or a dropped connection: all mean the actor side is out of reach right now.
+        stop({ outcome: "unavailable" });
         throw new AppError("service_unavailable");
       }
-      return unwrap(decode<Reply<T>>(msg.data));
+      const reply = decode<Reply<T>>(msg.data);
+      stop({ outcome: reply.ok ? "ok" : reply.code });
+      return unwrap(reply);
     },
     publish(subject, payload) {
       if (nc.isClosed()) return;

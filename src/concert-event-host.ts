@@ -4,6 +4,7 @@
 import type { NatsConnection, Service } from "nats";
 import { createActor, fromPromise, type Actor } from "xstate";
 import { concertEventMachine, EVENT_COMMAND_TYPES, type CommitInput, type EventCommand, type EventRequest } from "../actors/concert-event";
+import { mailboxDepth } from "../actors/durable-entity";
 import type { EventOp, OpResult } from "../actors/seat-inventory";
 import type { Publisher } from "./bus";
 import { fail, type Reply } from "./codec";
@@ -13,6 +14,7 @@ import type { Database } from "./db";
 import { storeCall } from "./db/port";
 import { AppError } from "./errors";
 import { log } from "./log";
+import { holdsExpired, observe, paidAmount, payments, timedCommit } from "./metrics";
 import { addService, idOf, idsOf } from "./nats-service";
 import { Events, type EventCommandName } from "./subjects";
 
@@ -59,6 +61,16 @@ function domainEvents(eventId: number, op: EventOp, result: OpResult): [string, 
   }
 }
 
+/** Counts what a committed op means for the operators' metrics. */
+function count(op: EventOp, result: OpResult): void {
+  if (op.type === "released") holdsExpired.inc({ kind: "hold" });
+  if (op.type === "reservationEnded" && op.status === "EXPIRED") holdsExpired.inc({ kind: "reservation" });
+  if (op.type !== "paid") return;
+  const paid = Boolean(result && "paymentId" in result);
+  payments.inc({ outcome: paid ? "success" : "insufficient_balance" });
+  if (paid) paidAmount.inc(op.amount);
+}
+
 export class ConcertEventHost {
   private readonly actors = new Map<number, Running>();
   private readonly logic;
@@ -72,9 +84,13 @@ export class ConcertEventHost {
       actors: {
         load: fromPromise(({ input }: { input: { key: number } }) => storeCall("concert-event", loadConcertEvent(db, input.key))),
         commit: fromPromise(async ({ input }: { input: CommitInput }) => {
-          const results = await storeCall("concert-event", commitConcertEvent(db, input.key, input.ops));
+          const results = await timedCommit("concert-event", input.ops.length, () =>
+            storeCall("concert-event", commitConcertEvent(db, input.key, input.ops)),
+          );
           input.ops.forEach((op, i) => {
-            for (const [subject, body] of domainEvents(input.key, op, results[i] ?? null)) bus.publish(subject, body);
+            const result = results[i] ?? null;
+            count(op, result);
+            for (const [subject, body] of domainEvents(input.key, op, result)) bus.publish(subject, body);
           });
           return results;
         }),
@@ -126,7 +142,21 @@ export class ConcertEventHost {
     });
   }
 
+  /** Per live event: commands waiting for an answer, and seats by state. */
+  private observeActors(): void {
+    const live = () => [...this.actors.entries()].map(([eventId, { actor }]) => ({ eventId, context: actor.getSnapshot().context }));
+    observe("actor_mailbox_depth", "Commands an event actor has accepted and not yet answered", ["event"], () =>
+      live().map(({ eventId, context }) => ({ labels: { event: eventId }, value: mailboxDepth(context) })),
+    );
+    observe("event_seats", "Seats of each live event actor by state", ["event", "status"], () =>
+      live().flatMap(({ eventId, context }) =>
+        Object.entries(context.model?.counts() ?? {}).map(([status, value]) => ({ labels: { event: eventId, status }, value })),
+      ),
+    );
+  }
+
   async start(nc: NatsConnection): Promise<Service> {
+    this.observeActors();
     return addService(
       nc,
       "concert-events",

@@ -4,6 +4,7 @@ import type { NatsConnection, Service, ServiceMsg } from "nats";
 import { decode, encode, fail, type Reply } from "./codec";
 import { isConnectionError } from "./db/port";
 import { AppError, CATALOG } from "./errors";
+import { REQUEST_ID_HEADER } from "./bus";
 import { log } from "./log";
 
 export interface Endpoint {
@@ -31,16 +32,23 @@ function respond(msg: ServiceMsg, reply: Reply<unknown>): void {
 }
 
 async function serve(endpoint: Endpoint, msg: ServiceMsg): Promise<void> {
+  // The HTTP side's request id travels in a NATS header, so one id follows a request into the actor's logs.
+  const requestId = msg.headers?.get(REQUEST_ID_HEADER) || undefined;
   const request = parse(msg);
   if (!request) return respond(msg, fail("invalid_request"));
+  let reply: Reply<unknown>;
   try {
-    respond(msg, await endpoint.handle(request, msg.subject));
+    reply = await endpoint.handle(request, msg.subject);
   } catch (error) {
-    if (error instanceof AppError) return respond(msg, fail(error.code));
-    if (isConnectionError(error)) return respond(msg, fail("service_unavailable"));
-    log.error("endpoint failed", { endpoint: endpoint.name, subject: msg.subject, error: String(error) });
-    respond(msg, fail("internal_server_error"));
+    if (error instanceof AppError) reply = fail(error.code);
+    else if (isConnectionError(error)) reply = fail("service_unavailable");
+    else {
+      log.error("endpoint failed", { requestId, endpoint: endpoint.name, subject: msg.subject, error: String(error) });
+      reply = fail("internal_server_error");
+    }
   }
+  log.debug("actor request", { requestId, subject: msg.subject, outcome: reply.ok ? "ok" : reply.code });
+  respond(msg, reply);
 }
 
 export async function addService(

@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { NatsConnection, Service, Subscription } from "nats";
 import { createActor, fromPromise, type Actor } from "xstate";
-import type { CommitInput } from "../actors/durable-entity";
+import { mailboxDepth, type CommitInput } from "../actors/durable-entity";
 import { queueAdmissionMachine, type QueueOp, type QueueRequest, type QueueSnapshot } from "../actors/queue-admission";
 import type { Publisher } from "./bus";
 import { decode, type Reply } from "./codec";
@@ -12,6 +12,7 @@ import type { Database } from "./db";
 import { storeCall } from "./db/port";
 import { AppError } from "./errors";
 import { log } from "./log";
+import { observe, queueAdmissions, timedCommit } from "./metrics";
 import { addService, idOf } from "./nats-service";
 import { commitQueue, loadQueue } from "./queue-store";
 import { Events, Requests } from "./subjects";
@@ -49,8 +50,11 @@ export class QueueAdmissionHost {
       actors: {
         load: fromPromise<QueueSnapshot | null, { key: number }>(() => storeCall("queue", loadQueue(db))),
         commit: fromPromise(async ({ input }: { input: CommitInput<QueueOp> }) => {
-          await storeCall("queue", commitQueue(db, input.ops));
-          for (const op of input.ops) bus.publish(...domainEvent(op));
+          await timedCommit("queue", input.ops.length, () => storeCall("queue", commitQueue(db, input.ops)));
+          for (const op of input.ops) {
+            if (op.type === "activated" || (op.type === "issued" && op.status === "ACTIVE")) queueAdmissions.inc();
+            bus.publish(...domainEvent(op));
+          }
           return input.ops.map(() => null);
         }),
       },
@@ -87,6 +91,19 @@ export class QueueAdmissionHost {
 
   async start(nc: NatsConnection): Promise<Service> {
     this.current();
+    const context = () => this.actor?.getSnapshot().context;
+    observe("queue_tokens", "Live queue tokens by state", ["status"], () => {
+      const counts = context()?.model?.counts();
+      if (!counts) return [];
+      return [
+        { labels: { status: "waiting" }, value: counts.waiting },
+        { labels: { status: "active" }, value: counts.active },
+      ];
+    });
+    observe("queue_mailbox_depth", "Commands the queue actor has accepted and not yet answered", [], () => {
+      const current = context();
+      return current ? [{ labels: {}, value: mailboxDepth(current) }] : [];
+    });
     // A payment ends its user's turn: the payment's transaction already expired the token, the actor frees the place.
     this.payments = nc.subscribe(Events.allPayments, {
       callback: (error, msg) => {

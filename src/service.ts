@@ -8,7 +8,7 @@ import { releaseLapsed } from "./concert-event-store";
 import type { Config } from "./config";
 import { openDatabase, type Database } from "./db";
 import { seedDemo } from "./demo-data";
-import { createApp, SERVER_BODY_LIMIT } from "./http/app";
+import { createApp, instrumented, SERVER_BODY_LIMIT } from "./http/app";
 import { log } from "./log";
 import { startPaymentService } from "./payments";
 import { QueueAdmissionHost } from "./queue-admission-host";
@@ -55,7 +55,7 @@ export async function startService(config: Config): Promise<RunningService> {
     queueGate,
     ready: async () => bus.connected() && (await databaseReachable(db)),
   });
-  const server = Bun.serve({ port: config.port, fetch: app.fetch, maxRequestBodySize: SERVER_BODY_LIMIT });
+  const server = Bun.serve({ port: config.port, fetch: instrumented(app.fetch), maxRequestBodySize: SERVER_BODY_LIMIT });
   log.info("listening", { port: server.port, database: config.database.kind, nats: config.natsServers });
 
   return {

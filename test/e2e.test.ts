@@ -251,6 +251,24 @@ for (const db of cases) {
       expect(services.sort()).toEqual(["catalog", "concert-events", "payments", "queue-admission", "wallet"]);
     });
 
+    test("/metrics shows requests, commits, seats, queue and payments in Prometheus format", async () => {
+      const response = await fetch(`${t.base}/metrics`);
+      expect(response.headers.get("content-type")).toContain("text/plain");
+      const text = await response.text();
+      const value = (pattern: RegExp) => Number(text.match(pattern)?.[1] ?? NaN);
+      expect(value(/http_requests_total\{route="\/api\/v1\/concert-events\/:id\/occupy",method="POST",status="409"\} (\d+)/)).toBeGreaterThanOrEqual(199);
+      expect(text).toMatch(/http_request_duration_seconds_bucket\{le="0.005",route="\/api\/v1\/concert-events\/:id\/occupy",method="POST"\}/);
+      expect(text).toMatch(/nats_request_duration_seconds_count\{subject="rsv.event.\*.occupy",outcome="seat_unavailable"\}/);
+      expect(value(/actor_commit_batch_size_count\{actor="concert-event"\} (\d+)/)).toBeGreaterThan(0);
+      expect(value(/actor_commit_duration_seconds_count\{actor="queue",outcome="committed"\} (\d+)/)).toBeGreaterThan(0);
+      expect(value(/event_seats\{event="4",status="HELD"\} (\d+)/)).toBe(1);
+      expect(value(/actor_mailbox_depth\{event="4"\} (\d+)/)).toBe(0);
+      expect(value(/queue_tokens\{status="active"\} (\d+)/)).toBeGreaterThan(200);
+      expect(value(/queue_admissions_total (\d+)/)).toBeGreaterThan(200);
+      expect(value(/payments_total\{outcome="success"\} (\d+)/)).toBeGreaterThanOrEqual(1);
+      expect(value(/payments_total\{outcome="insufficient_balance"\} (\d+)/)).toBeGreaterThanOrEqual(1);
+    });
+
     test("afterwards the database passes the audit", async () => {
       expect(await verify(t.service.db)).toEqual([]);
     });

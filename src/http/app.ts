@@ -6,6 +6,7 @@ import type { Bus } from "../bus";
 import type { Config } from "../config";
 import { AppError, CATALOG, errorBody, isErrorCode, RETRY_AFTER_SECONDS, type ErrorCode } from "../errors";
 import { log } from "../log";
+import { httpDuration, httpRequests, registry } from "../metrics";
 import { RateLimiter } from "../rate-limit";
 import {
   eventSubject,
@@ -293,6 +294,9 @@ export function createApp(deps: HttpDeps) {
       response: { 200: t.Object({ status: t.Literal("UP") }) },
       detail: { tags: [TAGS.operations], summary: "프로세스 상태", description: "프로세스가 살아 있으면 200을 돌려줍니다." },
     })
+    .get("/metrics", async () => new Response(await registry.metrics(), { headers: { "content-type": registry.contentType } }), {
+      detail: { tags: [TAGS.operations], summary: "메트릭", description: "Prometheus 텍스트 형식의 메트릭입니다." },
+    })
     .get("/ready", async () => {
       if (!(await deps.ready())) throw new AppError("service_unavailable");
       return { status: "READY" as const };
@@ -301,6 +305,34 @@ export function createApp(deps: HttpDeps) {
       detail: { tags: [TAGS.operations], summary: "준비 상태", description: "데이터베이스와 NATS에 연결되어 있으면 200, 아니면 503을 돌려줍니다." },
     })
     .use(payments);
+}
+
+/** The route a path belongs to, for metric labels and logs: ids folded, unknown paths pooled. */
+function routeOf(pathname: string, status: number): string {
+  return status === 404 && !pathname.startsWith("/api/") ? "unmatched" : pathname.replace(/\/\d+(?=\/|$)/g, "/:id");
+}
+
+/**
+ * Wraps the app's fetch with what operators watch: a latency histogram and a counter per route and status, and one
+ * structured log line per request carrying the request id the actors log too.
+ */
+export function instrumented(fetch: (request: Request) => Promise<Response> | Response) {
+  return async (request: Request): Promise<Response> => {
+    const started = performance.now();
+    const response = await fetch(request);
+    const seconds = (performance.now() - started) / 1000;
+    const route = routeOf(new URL(request.url).pathname, response.status);
+    httpRequests.inc({ route, method: request.method, status: response.status });
+    httpDuration.observe({ route, method: request.method }, seconds);
+    log.info("request", {
+      requestId: response.headers.get("x-request-id") ?? undefined,
+      method: request.method,
+      route,
+      status: response.status,
+      ms: Math.round(seconds * 10_000) / 10,
+    });
+    return response;
+  };
 }
 
 function queueToken(token: string | undefined): string {

@@ -1,0 +1,113 @@
+// Prometheus metrics (prom-client): one registry for the process, served at GET /metrics. Gauges that describe the
+// actors are read from them when scraped, so nothing on the hot path keeps a second copy of their state.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export const httpRequests = new Counter({
+  name: "http_requests_total",
+  help: "HTTP requests by route, method and status",
+  labelNames: ["route", "method", "status"],
+  registers: [registry],
+});
+
+export const httpDuration = new Histogram({
+  name: "http_request_duration_seconds",
+  help: "HTTP request latency by route and method",
+  labelNames: ["route", "method"],
+  buckets: LATENCY_BUCKETS,
+  registers: [registry],
+});
+
+export const natsRequestDuration = new Histogram({
+  name: "nats_request_duration_seconds",
+  help: "Latency of NATS requests from the HTTP side to the actors, by subject (event ids as *)",
+  labelNames: ["subject", "outcome"],
+  buckets: LATENCY_BUCKETS,
+  registers: [registry],
+});
+
+export const commitBatchSize = new Histogram({
+  name: "actor_commit_batch_size",
+  help: "Ops per committed batch, by actor kind",
+  labelNames: ["actor"],
+  buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500],
+  registers: [registry],
+});
+
+export const commitDuration = new Histogram({
+  name: "actor_commit_duration_seconds",
+  help: "Time one batch takes to commit, by actor kind and outcome",
+  labelNames: ["actor", "outcome"],
+  buckets: LATENCY_BUCKETS,
+  registers: [registry],
+});
+
+export const holdsExpired = new Counter({
+  name: "seat_holds_expired_total",
+  help: "Seat holds and unpaid reservations released because their time ran out",
+  labelNames: ["kind"],
+  registers: [registry],
+});
+
+export const payments = new Counter({
+  name: "payments_total",
+  help: "Payments by outcome",
+  labelNames: ["outcome"],
+  registers: [registry],
+});
+
+export const paidAmount = new Counter({
+  name: "payments_amount_krw_total",
+  help: "KRW paid",
+  registers: [registry],
+});
+
+export const queueAdmissions = new Counter({
+  name: "queue_admissions_total",
+  help: "Queue tokens that became ACTIVE; its rate is the admission rate",
+  registers: [registry],
+});
+
+/** Registers gauges whose values are read from a live source at scrape time. */
+export function observe(
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: () => { labels: Record<string, string | number>; value: number }[],
+): void {
+  // The latest source wins: tests start several services in one process.
+  registry.removeSingleMetric(name);
+  new Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const { labels, value } of read()) this.set(labels, value);
+    },
+  });
+}
+
+/** A subject with its numeric event id folded, so metrics have one series per kind of request. */
+export function subjectKind(subject: string): string {
+  return subject.replace(/\.\d+\./, ".*.");
+}
+
+/** Times one actor commit and records its batch size, whatever its outcome. */
+export async function timedCommit<T>(actor: string, size: number, work: () => Promise<T>): Promise<T> {
+  const stop = commitDuration.startTimer({ actor });
+  commitBatchSize.observe({ actor }, size);
+  try {
+    const result = await work();
+    stop({ outcome: "committed" });
+    return result;
+  } catch (error) {
+    stop({ outcome: "failed" });
+    throw error;
+  }
+}
