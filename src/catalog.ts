@@ -5,7 +5,7 @@ import { ok } from "./codec";
 import type { Database } from "./db";
 import { AppError } from "./errors";
 import { addService, idOf } from "./nats-service";
-import { Requests, type Concert, type ConcertEventSummary } from "./subjects";
+import { Requests, type Concert, type ConcertEventSummary, type SaleSummary } from "./subjects";
 
 export async function concerts(db: Database): Promise<Concert[]> {
   const rows = await db.query(`SELECT id, title, venue FROM concerts ORDER BY id`);
@@ -33,6 +33,32 @@ export async function concertEvents(db: Database, concertId: number): Promise<Co
   }));
 }
 
+/** Committed seat states per event (a lapsed hold counts as available) and live queue tokens. */
+export async function saleSummary(db: Database): Promise<SaleSummary> {
+  const seats = await db.query(
+    `SELECT concert_event_id AS event_id,
+            count(*) FILTER (WHERE status = 'AVAILABLE' OR (status = 'HELD' AND hold_expires_at <= now())) AS available,
+            count(*) FILTER (WHERE status = 'HELD' AND hold_expires_at > now()) AS held,
+            count(*) FILTER (WHERE status = 'RESERVED') AS reserved,
+            count(*) FILTER (WHERE status = 'SOLD') AS sold
+       FROM seats GROUP BY concert_event_id ORDER BY concert_event_id`,
+  );
+  const [queue] = await db.query(
+    `SELECT count(*) FILTER (WHERE status = 'WAITING') AS waiting, count(*) FILTER (WHERE status = 'ACTIVE') AS active
+       FROM queue_tokens WHERE status IN ('WAITING', 'ACTIVE')`,
+  );
+  return {
+    events: seats.map((row) => ({
+      eventId: Number(row.event_id),
+      available: Number(row.available),
+      held: Number(row.held),
+      reserved: Number(row.reserved),
+      sold: Number(row.sold),
+    })),
+    queue: { waiting: Number(queue!.waiting), active: Number(queue!.active) },
+  };
+}
+
 export function startCatalogService(nc: NatsConnection, db: Database): Promise<Service> {
   return addService(nc, "catalog", "콘서트와 이벤트 목록", [
     { name: "concerts", subject: Requests.concerts, handle: async () => ok(await concerts(db)) },
@@ -41,5 +67,6 @@ export function startCatalogService(nc: NatsConnection, db: Database): Promise<S
       subject: Requests.concertEvents,
       handle: async (request) => ok(await concertEvents(db, idOf(request, "concertId"))),
     },
+    { name: "summary", subject: Requests.saleSummary, handle: async () => ok(await saleSummary(db)) },
   ]);
 }

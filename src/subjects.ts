@@ -10,6 +10,7 @@ export const Requests = {
   queueSnapshot: "rsv.queue.snapshot",
   concerts: "rsv.catalog.concerts",
   concertEvents: "rsv.catalog.events",
+  saleSummary: "rsv.catalog.summary",
   pay: "rsv.payment.pay",
   payments: "rsv.payment.list",
   reservations: "rsv.reservation.list",
@@ -70,6 +71,12 @@ export interface ConcertEventSummary {
   startsAt: string;
   totalSeats: number;
   availableSeats: number;
+}
+
+/** What `bun run monitor --summary` shows: seats by state per event, and the queue. */
+export interface SaleSummary {
+  events: { eventId: number; available: number; held: number; reserved: number; sold: number }[];
+  queue: { waiting: number; active: number };
 }
 
 export interface SeatView {
