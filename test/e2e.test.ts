@@ -55,6 +55,15 @@ for (const db of cases) {
       expect(page).not.toContain("unpkg.com");
     });
 
+    test("a request id given by the client comes back, and one is made up otherwise", async () => {
+      const u = user();
+      const traced = await u.call("GET", `/api/v1/users/${u.userId}/wallet`, undefined, { "x-request-id": "trace-123" });
+      expect(traced.headers.get("x-request-id")).toBe("trace-123");
+      const failed = await u.call("GET", `/api/v1/users/${u.userId + 1}/wallet`, undefined, { "x-request-id": "trace-456" });
+      expect(failed.headers.get("x-request-id")).toBe("trace-456");
+      expect((await u.call("GET", `/api/v1/users/${u.userId}/wallet`)).headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    });
+
     test("wallet: charge, read, refuse bad amounts, other users and missing tokens", async () => {
       const u = user();
       expect((await u.call("GET", `/api/v1/users/${u.userId}/wallet`)).body).toEqual({ data: { balance: 0 } });
