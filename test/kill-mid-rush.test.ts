@@ -2,21 +2,18 @@
 // clients got is in the database, no seat is double-booked, and every balance equals its ledger (`verify`).
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { loadConfig } from "../src/config";
 import { openDatabase } from "../src/db";
 import { verify } from "../src/verify";
-import { databaseCases } from "./support/databases";
+import { processDatabaseCases } from "./support/databases";
 import { freePort, portOpen, startNatsServer, waitFor, type NatsServer } from "./support/nats-server";
 import { TEST_SECRET, UserClient } from "./support/service";
 
-const cases = await databaseCases();
+const cases = await processDatabaseCases();
 const USERS = 40;
 
 for (const db of cases) {
-  describe(`SIGKILL mid-rush on ${db.name === "pglite" ? "PGlite on disk" : db.name}`, () => {
+  describe(`SIGKILL mid-rush on ${db.name}`, () => {
     let nats: NatsServer;
     const cleanup: (() => Promise<void> | void)[] = [];
     afterAll(async () => {
@@ -27,16 +24,9 @@ for (const db of cases) {
       nats = await startNatsServer();
       cleanup.push(() => nats.stop());
       const port = await freePort();
-      let env: Record<string, string> = { PORT: String(port), NATS_URL: nats.url, AUTH_SECRET: TEST_SECRET, LOG_LEVEL: "error" };
-      if (db.name === "pglite") {
-        const dir = mkdtempSync(join(tmpdir(), "pglite-kill-"));
-        cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-        env = { ...env, DATA_DIR: dir, DATABASE_URL: "" };
-      } else {
-        const opened = await db.open();
-        cleanup.push(opened.drop);
-        env = { ...env, DATABASE_URL: (opened.target as { url: string }).url };
-      }
+      const opened = await db.open();
+      cleanup.push(opened.drop);
+      const env: Record<string, string> = { PORT: String(port), NATS_URL: nats.url, AUTH_SECRET: TEST_SECRET, LOG_LEVEL: "error", ...opened.env };
       const base = `http://127.0.0.1:${port}`;
       const users = Array.from({ length: USERS }, (_, i) => new UserClient(base, 100 + i));
       const holds = new Map<number, number>();

@@ -2,14 +2,11 @@
 // that everything acknowledged is still there and the holds that lapsed meanwhile are free again.
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { databaseCases } from "./support/databases";
+import { processDatabaseCases } from "./support/databases";
 import { freePort, portOpen, startNatsServer, waitFor, type NatsServer } from "./support/nats-server";
 import { TEST_SECRET, UserClient } from "./support/service";
 
-const cases = await databaseCases();
+const cases = await processDatabaseCases();
 const HOLD_SECONDS = 3;
 
 function startProcess(env: Record<string, string>): ChildProcess {
@@ -26,7 +23,7 @@ async function killHard(child: ChildProcess): Promise<void> {
 }
 
 for (const db of cases) {
-  describe(`restart after SIGKILL on ${db.name === "pglite" ? "PGlite on disk" : db.name}`, () => {
+  describe(`restart after SIGKILL on ${db.name}`, () => {
     let nats: NatsServer;
     const cleanup: (() => Promise<void> | void)[] = [];
     afterAll(async () => {
@@ -37,16 +34,9 @@ for (const db of cases) {
       nats = await startNatsServer();
       cleanup.push(() => nats.stop());
       const port = await freePort();
-      let env: Record<string, string> = { PORT: String(port), NATS_URL: nats.url };
-      if (db.name === "pglite") {
-        const dir = mkdtempSync(join(tmpdir(), "pglite-restart-"));
-        cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-        env = { ...env, DATA_DIR: dir };
-      } else {
-        const opened = await db.open();
-        cleanup.push(opened.drop);
-        env = { ...env, DATABASE_URL: (opened.target as { url: string }).url };
-      }
+      const opened = await db.open();
+      cleanup.push(opened.drop);
+      const env: Record<string, string> = { PORT: String(port), NATS_URL: nats.url, ...opened.env };
       let child = startProcess(env);
       cleanup.push(() => void child.kill("SIGKILL"));
       await waitFor(() => portOpen(port), "the service to listen", 20_000);

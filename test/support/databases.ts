@@ -1,6 +1,9 @@
 // The database targets the end-to-end tests run against: in-memory PGlite always, and a fresh database on the
 // PostgreSQL server when TEST_DATABASE_URL is set or one answers on 127.0.0.1:5432.
 import { SQL } from "bun";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { DatabaseTarget } from "../../src/config";
 import { portOpen } from "./nats-server";
 
@@ -45,5 +48,34 @@ export interface DatabaseCase {
 export async function databaseCases(): Promise<DatabaseCase[]> {
   const cases: DatabaseCase[] = [{ name: "pglite", open: async () => ({ target: { kind: "pglite-memory" }, drop: async () => {} }) }];
   if (await postgresAvailable()) cases.push({ name: "postgres", open: freshPostgres });
+  return cases;
+}
+
+export interface ProcessDatabaseCase {
+  name: string;
+  /** The environment that points a service process at a new, empty database of this kind. */
+  open(): Promise<{ env: Record<string, string>; drop(): Promise<void> }>;
+}
+
+/** Databases that outlive the process using them: PGlite in a temporary directory, and the server when reachable. */
+export async function processDatabaseCases(): Promise<ProcessDatabaseCase[]> {
+  const cases: ProcessDatabaseCase[] = [
+    {
+      name: "PGlite on disk",
+      async open() {
+        const dir = mkdtempSync(join(tmpdir(), "pglite-process-"));
+        return { env: { DATA_DIR: dir, DATABASE_URL: "" }, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+      },
+    },
+  ];
+  if (await postgresAvailable()) {
+    cases.push({
+      name: "the PostgreSQL server",
+      async open() {
+        const db = await freshPostgres();
+        return { env: { DATABASE_URL: (db.target as { url: string }).url }, drop: db.drop };
+      },
+    });
+  }
   return cases;
 }
