@@ -5,7 +5,7 @@
 //   ceiling — the same HTTP + NATS path with a responder that does no work.
 // Then it audits the database, and measures resident memory with 100 events × 1,000 seats loaded and after idle
 // actors have stopped. Options: --quick (smaller run), --only pglite|postgres.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -57,7 +57,7 @@ async function load(port: number, mode: string, extra: Env): Promise<Load> {
 }
 
 function rssMb(pid: number): number {
-  const status = require("node:fs").readFileSync(`/proc/${pid}/status`, "utf8") as string;
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024);
 }
 
