@@ -107,6 +107,22 @@ export function durableEntity<
   /** A reply may not reveal a change that is not durable yet, so it waits behind anything uncommitted. */
   const hasUncommitted = (c: Ctx) => c.inflight.ops.length > 0 || c.next.ops.length > 0 || c.next.waiters.length > 0;
   // The command list is data, so XState cannot type these transitions; the action names are checked at runtime.
+  /** The slice of XState's enqueue that timer scheduling uses. */
+  type Enqueue = {
+    cancel(id: string): void;
+    raise(event: Tick, options: { id: string; delay: number }): void;
+    assign(values: Partial<Ctx>): void;
+  };
+
+  /** Moves the single expiry timer earlier when a change brought the next deadline forward. */
+  function schedule(context: Ctx, enqueue: Enqueue): void {
+    const deadline = context.model?.nextDeadline();
+    if (deadline === undefined || (context.timerAt !== undefined && context.timerAt <= deadline)) return;
+    enqueue.cancel("expiry");
+    enqueue.raise({ type: "tick" }, { id: "expiry", delay: Math.max(0, deadline - context.input.now()) });
+    enqueue.assign({ timerAt: deadline });
+  }
+
   const on = (actions: unknown): Record<string, { actions: any }> =>
     Object.fromEntries(spec.commands.map((type) => [type, { actions }]));
   const refuseAll = (code: ErrorCode) => on({ type: "refuse", params: { code } });
@@ -145,17 +161,13 @@ export function durableEntity<
         // The batch belongs to this actor alone; appending in place keeps a large batch O(1) per command.
         context.next.ops.push(...decision.ops);
         context.next.waiters.push({ replyTo: command.replyTo, answer: decision.answer });
+        // Only a change can bring a deadline forward; refusals and reads skip the timer entirely.
+        if (decision.ops.length > 0) schedule(context, enqueue as unknown as Enqueue);
       }),
       expireLapsed: ({ context }) => {
         context.next.ops.push(...context.model!.expire(context.input.now()));
       },
-      scheduleExpiry: enqueueActions(({ context, enqueue }) => {
-        const deadline = context.model?.nextDeadline();
-        if (deadline === undefined || (context.timerAt !== undefined && context.timerAt <= deadline)) return;
-        enqueue.cancel("expiry");
-        enqueue.raise({ type: "tick" } as Tick, { id: "expiry", delay: Math.max(0, deadline - context.input.now()) });
-        enqueue.assign({ timerAt: deadline });
-      }),
+      scheduleExpiry: enqueueActions(({ context, enqueue }) => schedule(context, enqueue as unknown as Enqueue)),
       timerFired: assign({ timerAt: undefined }),
       startCommit: assign(({ context }) => ({ inflight: context.next, next: emptyBatch<Op>() })),
       settleCommit: enqueueActions(({ context, event, enqueue }) => {
@@ -232,7 +244,7 @@ export function durableEntity<
         // Whatever lapsed while the entity was down goes at once: the timer fires with no delay.
         entry: "scheduleExpiry",
         on: {
-          ...on(["handleCommand", "scheduleExpiry"]),
+          ...on("handleCommand"),
           tick: { actions: ["timerFired", "expireLapsed", "scheduleExpiry"] },
         } as Record<string, { actions: any }>,
         initial: "idle",
