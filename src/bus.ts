@@ -1,5 +1,5 @@
 // The NATS connection every part of the service shares, and the one request helper the HTTP side uses.
-import { connect, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection } from "nats";
+import { connect, ErrorCode, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection } from "nats";
 import { decode, encode, unwrap, type Reply } from "./codec";
 import { AppError } from "./errors";
 import { natsRequestDuration, subjectKind } from "./metrics";
@@ -18,7 +18,23 @@ export interface Bus {
 
 export const REQUEST_ID_HEADER = "Request-Id";
 
-export async function connectBus(servers: string[], requestTimeoutMs: number, name = "concert-reservation"): Promise<Bus> {
+/** How long to wait before sending again a request nobody received, and how often to ask for an owner meanwhile. */
+const NO_RESPONDER_RETRY_MS = 50;
+const OWNER_NUDGE_EVERY_MS = 500;
+
+export interface BusOptions {
+  name?: string;
+  /**
+   * Called when nobody serves a subject (its owner is moving or has died): may get it one, or throw the catalog
+   * error that says it does not exist. The request is then sent again until its deadline.
+   */
+  whenNoResponder?: (subject: string, nc: NatsConnection, timeoutMs: number) => Promise<void>;
+}
+
+const isNoResponders = (error: unknown) => (error as { code?: string } | undefined)?.code === ErrorCode.NoResponders;
+
+export async function connectBus(servers: string[], requestTimeoutMs: number, options: BusOptions = {}): Promise<Bus> {
+  const { name = "concert-reservation", whenNoResponder } = options;
   const nc = await connect({
     servers,
     name,
@@ -50,13 +66,30 @@ export async function connectBus(servers: string[], requestTimeoutMs: number, na
         hdrs.set(REQUEST_ID_HEADER, requestId);
       }
       const stop = natsRequestDuration.startTimer({ subject: subjectKind(subject) });
-      let msg: Msg;
-      try {
-        msg = await nc.request(subject, encode(payload), { timeout: requestTimeoutMs, headers: hdrs });
-      } catch {
-        // No responder, a timeout, or a dropped connection: all mean the actor side is out of reach right now.
-        stop({ outcome: "unavailable" });
-        throw new AppError("service_unavailable");
+      const deadline = Date.now() + requestTimeoutMs;
+      const data = encode(payload);
+      let msg: Msg | undefined;
+      let nudgedAt = 0;
+      while (!msg) {
+        try {
+          msg = await nc.request(subject, data, { timeout: Math.max(1, deadline - Date.now()), headers: hdrs });
+        } catch (error) {
+          // Nobody received it, so sending it again is safe: wait for an owner until the deadline. A timeout or a
+          // dropped connection is different (the request may be executing), and means the actor is out of reach.
+          const left = deadline - Date.now();
+          if (!isNoResponders(error) || left <= NO_RESPONDER_RETRY_MS) {
+            stop({ outcome: "unavailable" });
+            throw new AppError("service_unavailable");
+          }
+          if (whenNoResponder && Date.now() - nudgedAt >= OWNER_NUDGE_EVERY_MS) {
+            nudgedAt = Date.now();
+            await whenNoResponder(subject, nc, left).catch((refusal) => {
+              stop({ outcome: refusal instanceof AppError ? refusal.code : "unavailable" });
+              throw refusal;
+            });
+          }
+          await Bun.sleep(NO_RESPONDER_RETRY_MS);
+        }
       }
       const reply = decode<Reply<T>>(msg.data);
       stop({ outcome: reply.ok ? "ok" : reply.code });

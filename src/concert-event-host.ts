@@ -1,6 +1,7 @@
-// Hosts the concert-event actors: starts one on the first command for its event, gives it the database and NATS as
-// its load/commit adapters, and forgets it once it has stopped (passivated or crashed) so the next command starts a
-// fresh one rebuilt from the database.
+// Hosts the actors of the concert events this instance owns. Owning an event means serving its NATS subjects (as a
+// `concert-event` NATS service of its own, so `nats micro info` shows who owns what) and fencing every commit with the
+// ownership epoch. The actor starts on the first command, gets the database and NATS as its load/commit adapters, and
+// is forgotten once it stops (passivated or crashed) so the next command starts a fresh one rebuilt from the database.
 import type { NatsConnection, Service } from "nats";
 import { createActor, fromPromise, type Actor } from "xstate";
 import { concertEventMachine, EVENT_COMMAND_TYPES, type CommitInput, type EventCommand, type EventRequest } from "../actors/concert-event";
@@ -12,10 +13,11 @@ import { commitConcertEvent, loadConcertEvent } from "./concert-event-store";
 import type { Config } from "./config";
 import type { Database } from "./db";
 import { storeCall } from "./db/port";
-import { AppError } from "./errors";
 import { log } from "./log";
 import { holdsExpired, observe, paidAmount, payments, timedCommit } from "./metrics";
 import { addService, idOf, idsOf } from "./nats-service";
+import { eventEntity, eventIdOf as eventOfEntity, FencedError, type Entity } from "./ownership-store";
+import { settled, type OwnerHost } from "./ownership";
 import { Events, type EventCommandName } from "./subjects";
 
 type EventActor = Actor<typeof concertEventMachine>;
@@ -26,6 +28,13 @@ interface Running {
   owed: Set<(reply: Reply<unknown>) => void>;
 }
 
+/** An event this instance owns: the epoch its commits carry, the NATS service that routes its commands here. */
+interface Owned {
+  epoch: number;
+  logic: typeof concertEventMachine;
+  service?: Service;
+  running?: Running;
+}
 
 /** The domain events one committed op stands for. */
 function domainEvents(eventId: number, op: EventOp, result: OpResult): [string, unknown][] {
@@ -71,22 +80,32 @@ function count(op: EventOp, result: OpResult): void {
   if (paid) paidAmount.inc(op.amount);
 }
 
-export class ConcertEventHost {
-  private readonly actors = new Map<number, Running>();
-  private readonly logic;
+export class ConcertEventHost implements OwnerHost {
+  private readonly owned = new Map<number, Owned>();
 
   constructor(
+    private readonly nc: NatsConnection,
     private readonly db: Database,
     private readonly bus: Publisher,
     private readonly config: Config,
+    private readonly instance: string,
   ) {
-    this.logic = concertEventMachine.provide({
+    this.observeActors();
+  }
+
+  /** The actor logic for one ownership: every commit it makes is fenced by this epoch. */
+  private logicFor(eventId: number, epoch: number) {
+    const { db, bus } = this;
+    return concertEventMachine.provide({
       actors: {
         load: fromPromise(({ input }: { input: { key: number } }) => storeCall("concert-event", loadConcertEvent(db, input.key))),
         commit: fromPromise(async ({ input }: { input: CommitInput }) => {
           const results = await timedCommit("concert-event", input.ops.length, () =>
-            storeCall("concert-event", commitConcertEvent(db, input.key, input.ops)),
-          );
+            storeCall("concert-event", commitConcertEvent(db, input.key, epoch, input.ops)),
+          ).catch((error) => {
+            if (error instanceof FencedError) this.fenced(eventId, epoch);
+            throw error;
+          });
           input.ops.forEach((op, i) => {
             const result = results[i] ?? null;
             count(op, result);
@@ -98,10 +117,59 @@ export class ConcertEventHost {
     });
   }
 
-  private actorFor(eventId: number): Running {
-    const existing = this.actors.get(eventId);
+  async acquire(entity: Entity, epoch: number): Promise<void> {
+    const eventId = eventOfEntity(entity)!;
+    const owned: Owned = { epoch, logic: this.logicFor(eventId, epoch) };
+    this.owned.set(eventId, owned);
+    owned.service = await addService(
+      this.nc,
+      "concert-event",
+      "콘서트 이벤트 액터: 좌석 점유, 예약, 결제",
+      EVENT_COMMAND_TYPES.map((name) => ({
+        name,
+        subject: `rsv.event.${eventId}.${name}`,
+        handle: (request) => this.ask(eventId, commandOf(name, request)),
+      })),
+      { event: String(eventId), instance: this.instance, epoch: String(epoch) },
+    );
+  }
+
+  /**
+   * Stops serving an event. Gracefully: no new commands arrive, the ones already accepted are answered (their
+   * commits land), then the actor stops. Otherwise (ownership lost): at once, owed replies answered 503.
+   */
+  async relinquish(entity: Entity, graceful: boolean): Promise<void> {
+    const eventId = eventOfEntity(entity)!;
+    const owned = this.owned.get(eventId);
+    if (!owned) return;
+    if (graceful) {
+      await owned.service?.stop();
+      await settled(() => !owned.running || owned.running.owed.size === 0, this.config.requestTimeoutMs);
+    } else {
+      void owned.service?.stop();
+    }
+    if (this.owned.get(eventId) === owned) this.owned.delete(eventId);
+    this.stopActor(owned);
+  }
+
+  private stopActor(owned: Owned): void {
+    const running = owned.running;
+    if (!running) return;
+    owned.running = undefined;
+    running.actor.stop();
+    for (const reply of running.owed) reply(fail("service_unavailable"));
+  }
+
+  /** A commit was refused: another instance owns the event now. Stop serving it; the coordinator notices too. */
+  private fenced(eventId: number, epoch: number): void {
+    log.warn("ownership moved on; dropping the event", { eventId, epoch });
+    if (this.owned.get(eventId)?.epoch === epoch) void this.relinquish(eventEntity(eventId), false);
+  }
+
+  private actorFor(eventId: number, owned: Owned): Running {
+    const existing = owned.running;
     if (existing && existing.actor.getSnapshot().status === "active") return existing;
-    const actor = createActor(this.logic, {
+    const actor = createActor(owned.logic, {
       input: {
         key: eventId,
         holdTtlMs: this.config.seatHoldTtlMs,
@@ -112,27 +180,29 @@ export class ConcertEventHost {
     });
     const running: Running = { actor, owed: new Set() };
     actor.subscribe({
-      complete: () => this.forget(eventId, running),
+      complete: () => this.forget(owned, running),
       error: (error) => {
         // Like a supervisor's restart: drop the broken actor, answer what it owed, and let the next command rebuild
         // the event from the database. Other events' actors are untouched.
         log.error("concert event actor crashed", { eventId, error: String(error) });
-        this.forget(eventId, running);
+        this.forget(owned, running);
         for (const reply of running.owed) reply(fail("service_unavailable"));
       },
     });
-    this.actors.set(eventId, running);
+    owned.running = running;
     actor.start();
     return running;
   }
 
-  private forget(eventId: number, running: Running): void {
-    if (this.actors.get(eventId) === running) this.actors.delete(eventId);
+  private forget(owned: Owned, running: Running): void {
+    if (owned.running === running) owned.running = undefined;
   }
 
   ask(eventId: number, command: EventRequest): Promise<Reply<unknown>> {
     return new Promise((resolve) => {
-      const running = this.actorFor(eventId);
+      const owned = this.owned.get(eventId);
+      if (!owned) return resolve(fail("service_unavailable"));
+      const running = this.actorFor(eventId, owned);
       const replyTo = (reply: Reply<unknown>) => {
         running.owed.delete(replyTo);
         resolve(reply);
@@ -144,7 +214,8 @@ export class ConcertEventHost {
 
   /** Per live event: commands waiting for an answer, and seats by state. */
   private observeActors(): void {
-    const live = () => [...this.actors.entries()].map(([eventId, { actor }]) => ({ eventId, context: actor.getSnapshot().context }));
+    const live = () =>
+      [...this.owned.entries()].flatMap(([eventId, { running }]) => (running ? [{ eventId, context: running.actor.getSnapshot().context }] : []));
     observe("actor_mailbox_depth", "Commands an event actor has accepted and not yet answered", ["event"], () =>
       live().map(({ eventId, context }) => ({ labels: { event: eventId }, value: mailboxDepth(context) })),
     );
@@ -155,30 +226,14 @@ export class ConcertEventHost {
     );
   }
 
-  async start(nc: NatsConnection): Promise<Service> {
-    this.observeActors();
-    return addService(
-      nc,
-      "concert-events",
-      "콘서트 이벤트 액터: 좌석 점유, 예약, 결제",
-      EVENT_COMMAND_TYPES.map((name) => ({
-        name,
-        subject: `rsv.event.*.${name}`,
-        handle: (request, subject) => this.ask(eventIdOf(subject), commandOf(name, request)),
-      })),
-    );
-  }
-
+  /** Last resort at shutdown, after the coordinator has handed everything over. */
   stop(): void {
-    for (const { actor } of this.actors.values()) actor.stop();
-    this.actors.clear();
+    for (const owned of this.owned.values()) {
+      void owned.service?.stop();
+      this.stopActor(owned);
+    }
+    this.owned.clear();
   }
-}
-
-function eventIdOf(subject: string): number {
-  const id = Number(subject.split(".")[2]);
-  if (!Number.isSafeInteger(id) || id < 1) throw new AppError("not_found_concert_event");
-  return id;
 }
 
 function commandOf(name: EventCommandName, request: Record<string, unknown>): EventRequest {

@@ -3,6 +3,7 @@
 // batch fails, and the actor reloads instead of drifting from what is stored.
 import type { EventOp, InventorySnapshot, OpResult, Reservation, Seat, SeatStatus } from "../actors/seat-inventory";
 import type { Database, Queryable } from "./db";
+import { eventEntity, fence } from "./ownership-store";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const ms = (value: unknown) => (value instanceof Date ? value.getTime() : new Date(String(value)).getTime());
@@ -166,9 +167,10 @@ async function pay(tx: Queryable, op: Extract<EventOp, { type: "paid" }>): Promi
 
 const isSeatOp = (op: EventOp): op is SeatOp => op.type === "held" || op.type === "released";
 
-/** One transaction for the whole batch, in the actor's order; consecutive holds (or releases) share one statement. */
-export async function commitConcertEvent(db: Database, eventId: number, ops: EventOp[]): Promise<OpResult[]> {
+/** One transaction for the whole batch, fenced by the owner's epoch, in the actor's order; consecutive holds (or releases) share one statement. */
+export async function commitConcertEvent(db: Database, eventId: number, epoch: number, ops: EventOp[]): Promise<OpResult[]> {
   return db.transaction(async (tx) => {
+    await fence(tx, eventEntity(eventId), epoch);
     const results: OpResult[] = [];
     for (let i = 0; i < ops.length; ) {
       const op = ops[i]!;
@@ -187,25 +189,24 @@ export async function commitConcertEvent(db: Database, eventId: number, ops: Eve
 }
 
 /**
- * Releases, in every event, the holds and unpaid reservations whose time passed while no actor was running
- * (after a crash, say). Runs at start, before any actor owns an event. Returns how many rows it released.
+ * Releases the event's holds and unpaid reservations whose time passed while no actor owned it (after a crash, say).
+ * Runs inside the transaction that hands the event to its new owner, before that owner loads it.
  */
-export async function releaseLapsed(db: Database, now: number): Promise<number> {
-  return db.transaction(async (tx) => {
-    const holds = await tx.query(
-      `UPDATE seats SET status = 'AVAILABLE', user_id = NULL, hold_expires_at = NULL
-        WHERE status = 'HELD' AND hold_expires_at <= $1 RETURNING id`,
-      [iso(now)],
-    );
-    const reservations = await tx.query(
-      `UPDATE reservations SET status = 'EXPIRED' WHERE status = 'PENDING' AND expires_at <= $1 RETURNING id`,
-      [iso(now)],
-    );
-    await tx.query(
-      `UPDATE seats SET status = 'AVAILABLE', user_id = NULL, reservation_id = NULL
-        WHERE status = 'RESERVED' AND reservation_id = ANY($1::bigint[])`,
-      [reservations.map((r) => Number(r.id))],
-    );
-    return holds.length + reservations.length;
-  });
+export async function releaseLapsed(tx: Queryable, eventId: number, now: number): Promise<number> {
+  const holds = await tx.query(
+    `UPDATE seats SET status = 'AVAILABLE', user_id = NULL, hold_expires_at = NULL
+      WHERE concert_event_id = $1 AND status = 'HELD' AND hold_expires_at <= $2 RETURNING id`,
+    [eventId, iso(now)],
+  );
+  const reservations = await tx.query(
+    `UPDATE reservations SET status = 'EXPIRED'
+      WHERE concert_event_id = $1 AND status = 'PENDING' AND expires_at <= $2 RETURNING id`,
+    [eventId, iso(now)],
+  );
+  await tx.query(
+    `UPDATE seats SET status = 'AVAILABLE', user_id = NULL, reservation_id = NULL
+      WHERE status = 'RESERVED' AND reservation_id = ANY($1::bigint[])`,
+    [reservations.map((r) => Number(r.id))],
+  );
+  return holds.length + reservations.length;
 }

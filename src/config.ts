@@ -24,6 +24,10 @@ export interface Config {
   /** Requests per second one user may make to enter the queue, and to occupy seats (0: unlimited). */
   rateLimitQueue: number;
   rateLimitOccupy: number;
+  /** This instance's name among those sharing one database; unset, the host name and port. */
+  instanceId: string | undefined;
+  /** How long an instance's ownership of an event (or the queue) lasts without renewal: the failover time after a crash. */
+  ownershipLeaseMs: number;
 }
 
 export const DEVELOPMENT_SECRET = "development-secret-do-not-use-in-production";
@@ -70,6 +74,13 @@ function authSecret(env: Env): { secret: string; development: boolean } {
   return { secret: DEVELOPMENT_SECRET, development: true };
 }
 
+function instanceId(env: Env): string | undefined {
+  const raw = env.INSTANCE_ID?.trim();
+  if (!raw) return undefined;
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(raw)) throw new ConfigError(`INSTANCE_ID must be 1-64 letters, digits or _.:-, got "${raw}"`);
+  return raw;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const auth = authSecret(env);
   return {
@@ -87,5 +98,7 @@ export function loadConfig(env: Env = process.env): Config {
     actorIdleMs: integer(env, "ACTOR_IDLE_SECONDS", 60, 1) * 1000,
     rateLimitQueue: integer(env, "RATE_LIMIT_QUEUE_PER_SECOND", 5, 0),
     rateLimitOccupy: integer(env, "RATE_LIMIT_OCCUPY_PER_SECOND", 10, 0),
+    instanceId: instanceId(env),
+    ownershipLeaseMs: integer(env, "OWNERSHIP_LEASE_SECONDS", 4, 1, 600) * 1000,
   };
 }

@@ -56,8 +56,9 @@ export async function addService(
   name: string,
   description: string,
   endpoints: Endpoint[],
+  metadata?: Record<string, string>,
 ): Promise<Service> {
-  const service = await nc.services.add({ name, version: "1.0.0", description });
+  const service = await nc.services.add({ name, version: "1.0.0", description, metadata });
   for (const endpoint of endpoints) {
     service.addEndpoint(endpoint.name, {
       subject: endpoint.subject,

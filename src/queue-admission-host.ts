@@ -1,12 +1,13 @@
-// Hosts the single queue-admission actor: gives it the database and NATS as adapters, feeds it the payments that
-// end a user's turn, and restarts it from the database if it ever crashes.
+// Hosts the queue-admission actor while this instance owns the queue (one owner across all instances, see
+// ownership.ts): gives it the database and NATS as adapters, fences its commits with the ownership epoch, feeds it
+// the payments that end a user's turn, and restarts it from the database if it ever crashes.
 import { createHash, randomBytes } from "node:crypto";
 import type { NatsConnection, Service, Subscription } from "nats";
 import { createActor, fromPromise, type Actor } from "xstate";
 import { mailboxDepth, type CommitInput } from "../actors/durable-entity";
 import { queueAdmissionMachine, type QueueOp, type QueueRequest, type QueueSnapshot } from "../actors/queue-admission";
 import type { Publisher } from "./bus";
-import { decode, type Reply } from "./codec";
+import { decode, fail, type Reply } from "./codec";
 import type { Config } from "./config";
 import type { Database } from "./db";
 import { storeCall } from "./db/port";
@@ -14,6 +15,8 @@ import { AppError } from "./errors";
 import { log } from "./log";
 import { observe, queueAdmissions, timedCommit } from "./metrics";
 import { addService, idOf } from "./nats-service";
+import { settled, type OwnerHost } from "./ownership";
+import { FencedError, QUEUE_ENTITY, type Entity } from "./ownership-store";
 import { commitQueue, loadQueue } from "./queue-store";
 import { Events, Requests } from "./subjects";
 
@@ -36,21 +39,43 @@ function domainEvent(op: QueueOp): [string, unknown] {
   }
 }
 
-export class QueueAdmissionHost {
-  private actor: QueueActor | undefined;
-  private readonly logic;
-  private payments: Subscription | undefined;
+/** The queue while this instance owns it: the epoch its commits carry, and what serves it. */
+interface Owned {
+  epoch: number;
+  logic: typeof queueAdmissionMachine;
+  actor?: QueueActor;
+  service?: Service;
+  payments?: Subscription;
+  /** Commands sent to the actor and not answered yet. */
+  pending: number;
+}
+
+export class QueueAdmissionHost implements OwnerHost {
+  private owned: Owned | undefined;
 
   constructor(
-    db: Database,
-    bus: Publisher,
+    private readonly nc: NatsConnection,
+    private readonly db: Database,
+    private readonly bus: Publisher,
     private readonly config: Config,
+    private readonly instance: string,
   ) {
-    this.logic = queueAdmissionMachine.provide({
+    this.observeQueue();
+  }
+
+  private logicFor(epoch: number) {
+    const { db, bus } = this;
+    return queueAdmissionMachine.provide({
       actors: {
         load: fromPromise<QueueSnapshot | null, { key: number }>(() => storeCall("queue", loadQueue(db))),
         commit: fromPromise(async ({ input }: { input: CommitInput<QueueOp> }) => {
-          await timedCommit("queue", input.ops.length, () => storeCall("queue", commitQueue(db, input.ops)));
+          await timedCommit("queue", input.ops.length, () => storeCall("queue", commitQueue(db, epoch, input.ops))).catch((error) => {
+            if (error instanceof FencedError && this.owned?.epoch === epoch) {
+              log.warn("queue ownership moved on; dropping the queue", { epoch });
+              void this.relinquish(QUEUE_ENTITY, false);
+            }
+            throw error;
+          });
           for (const op of input.ops) {
             if (op.type === "activated" || (op.type === "issued" && op.status === "ACTIVE")) queueAdmissions.inc();
             bus.publish(...domainEvent(op));
@@ -61,9 +86,9 @@ export class QueueAdmissionHost {
     });
   }
 
-  private current(): QueueActor {
-    if (this.actor && this.actor.getSnapshot().status === "active") return this.actor;
-    const actor = createActor(this.logic, {
+  private actorOf(owned: Owned): QueueActor {
+    if (owned.actor && owned.actor.getSnapshot().status === "active") return owned.actor;
+    const actor = createActor(owned.logic, {
       input: {
         key: 0,
         // The queue never passivates; the idle timer only needs a finite value.
@@ -77,21 +102,66 @@ export class QueueAdmissionHost {
     actor.subscribe({
       error: (error) => {
         log.error("queue admission actor crashed; restarting from the database", { error: String(error) });
-        if (this.actor === actor) this.actor = undefined;
+        if (owned.actor === actor) owned.actor = undefined;
       },
     });
-    this.actor = actor;
+    owned.actor = actor;
     actor.start();
     return actor;
   }
 
   private ask(command: QueueRequest): Promise<Reply<unknown>> {
-    return new Promise((resolve) => this.current().send({ ...command, replyTo: resolve }));
+    const owned = this.owned;
+    if (!owned) return Promise.resolve(fail("service_unavailable"));
+    owned.pending++;
+    return new Promise<Reply<unknown>>((resolve) => this.actorOf(owned).send({ ...command, replyTo: resolve })).finally(() => {
+      owned.pending--;
+    });
   }
 
-  async start(nc: NatsConnection): Promise<Service> {
-    this.current();
-    const context = () => this.actor?.getSnapshot().context;
+  async acquire(_entity: Entity, epoch: number): Promise<void> {
+    const owned: Owned = { epoch, logic: this.logicFor(epoch), pending: 0 };
+    this.owned = owned;
+    // Started at once: loading the queue also expires the turns that ran out while nobody owned it.
+    this.actorOf(owned);
+    // A payment ends its user's turn: the payment's transaction already expired the token, the actor frees the place.
+    owned.payments = this.nc.subscribe(Events.allPayments, {
+      callback: (error, msg) => {
+        if (error || this.owned !== owned) return;
+        const { userId } = decode<{ userId: number }>(msg.data);
+        this.actorOf(owned).send({ type: "paid", userId });
+      },
+    });
+    owned.service = await addService(
+      this.nc,
+      "queue-admission",
+      "대기열 토큰 발급과 입장",
+      [
+        { name: "enter", subject: Requests.queueEnter, handle: (r) => this.ask({ type: "enter", userId: idOf(r, "userId") }) },
+        { name: "status", subject: Requests.queueStatus, handle: (r) => this.ask({ type: "status", userId: idOf(r, "userId"), token: tokenOf(r) }) },
+        { name: "leave", subject: Requests.queueLeave, handle: (r) => this.ask({ type: "leave", userId: idOf(r, "userId"), token: tokenOf(r) }) },
+      ],
+      { instance: this.instance, epoch: String(epoch) },
+    );
+  }
+
+  /** Stops serving the queue; gracefully, once every accepted command has been answered. */
+  async relinquish(_entity: Entity, graceful: boolean): Promise<void> {
+    const owned = this.owned;
+    if (!owned) return;
+    owned.payments?.unsubscribe();
+    if (graceful) {
+      await owned.service?.stop();
+      await settled(() => owned.pending === 0, this.config.requestTimeoutMs);
+    } else {
+      void owned.service?.stop();
+    }
+    if (this.owned === owned) this.owned = undefined;
+    owned.actor?.stop();
+  }
+
+  private observeQueue(): void {
+    const context = () => this.owned?.actor?.getSnapshot().context;
     observe("queue_tokens", "Live queue tokens by state", ["status"], () => {
       const counts = context()?.model?.counts();
       if (!counts) return [];
@@ -104,24 +174,11 @@ export class QueueAdmissionHost {
       const current = context();
       return current ? [{ labels: {}, value: mailboxDepth(current) }] : [];
     });
-    // A payment ends its user's turn: the payment's transaction already expired the token, the actor frees the place.
-    this.payments = nc.subscribe(Events.allPayments, {
-      callback: (error, msg) => {
-        if (error) return;
-        const { userId } = decode<{ userId: number }>(msg.data);
-        this.current().send({ type: "paid", userId });
-      },
-    });
-    return addService(nc, "queue-admission", "대기열 토큰 발급과 입장", [
-      { name: "enter", subject: Requests.queueEnter, handle: (r) => this.ask({ type: "enter", userId: idOf(r, "userId") }) },
-      { name: "status", subject: Requests.queueStatus, handle: (r) => this.ask({ type: "status", userId: idOf(r, "userId"), token: tokenOf(r) }) },
-      { name: "leave", subject: Requests.queueLeave, handle: (r) => this.ask({ type: "leave", userId: idOf(r, "userId"), token: tokenOf(r) }) },
-    ]);
   }
 
+  /** Last resort at shutdown, after the coordinator has handed the queue over. */
   stop(): void {
-    this.payments?.unsubscribe();
-    this.actor?.stop();
+    if (this.owned) void this.relinquish(QUEUE_ENTITY, false);
   }
 }
 

@@ -2,6 +2,7 @@
 import type { QueueOp, QueueSnapshot, QueueTokenRecord } from "../actors/queue-admission";
 import type { Database, Queryable } from "./db";
 import { StoreDriftError } from "./concert-event-store";
+import { fence, FencedError, QUEUE_ENTITY } from "./ownership-store";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const ms = (value: unknown) => (value instanceof Date ? value.getTime() : new Date(String(value)).getTime());
@@ -28,15 +29,20 @@ const optionalIso = (ms: number | undefined) => (ms === undefined ? null : iso(m
 
 type Of<T extends QueueOp["type"]> = Extract<QueueOp, { type: T }>;
 
+interface Statement {
+  sql: string;
+  params: unknown[];
+}
+
 /** A run of ops of one type is one statement: a queue rush issues thousands of tokens in a handful of them. */
-async function applyRun(tx: Queryable, run: QueueOp[]): Promise<void> {
+function statementFor(run: QueueOp[]): Statement {
   switch (run[0]!.type) {
     case "issued": {
       const ops = run as Of<"issued">[];
-      await tx.query(
-        `INSERT INTO queue_tokens (token, user_id, seq, status, issued_at, activated_at, expires_at)
-         SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::timestamptz[])`,
-        [
+      return {
+        sql: `INSERT INTO queue_tokens (token, user_id, seq, status, issued_at, activated_at, expires_at)
+              SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::timestamptz[])`,
+        params: [
           ops.map((op) => op.token),
           ops.map((op) => op.userId),
           ops.map((op) => op.seq),
@@ -45,31 +51,35 @@ async function applyRun(tx: Queryable, run: QueueOp[]): Promise<void> {
           ops.map((op) => optionalIso(op.activatedAt)),
           ops.map((op) => optionalIso(op.expiresAt)),
         ],
-      );
-      return;
+      };
     }
     case "activated": {
       const ops = run as Of<"activated">[];
-      const rows = await tx.query(
-        `UPDATE queue_tokens q SET status = 'ACTIVE', activated_at = u.activated_at, expires_at = u.expires_at
-           FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS u(token, activated_at, expires_at)
-          WHERE q.token = u.token AND q.status = 'WAITING' RETURNING q.token`,
-        [ops.map((op) => op.token), ops.map((op) => iso(op.activatedAt)), ops.map((op) => iso(op.expiresAt))],
-      );
-      if (rows.length !== ops.length) throw new StoreDriftError(`${ops.length - rows.length} activated tokens were not waiting`);
-      return;
+      return {
+        sql: `UPDATE queue_tokens q SET status = 'ACTIVE', activated_at = u.activated_at, expires_at = u.expires_at
+                FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS u(token, activated_at, expires_at)
+               WHERE q.token = u.token AND q.status = 'WAITING' RETURNING q.token`,
+        params: [ops.map((op) => op.token), ops.map((op) => iso(op.activatedAt)), ops.map((op) => iso(op.expiresAt))],
+      };
     }
     case "expired": {
       const ops = run as Of<"expired">[];
       // A payment may already have expired a token in its own transaction; expiring it again changes nothing.
-      await tx.query(
-        `UPDATE queue_tokens q SET status = 'EXPIRED', expires_at = u.at
-           FROM unnest($1::text[], $2::timestamptz[]) AS u(token, at)
-          WHERE q.token = u.token AND q.status IN ('WAITING', 'ACTIVE')`,
-        [ops.map((op) => op.token), ops.map((op) => iso(op.at))],
-      );
-      return;
+      return {
+        sql: `UPDATE queue_tokens q SET status = 'EXPIRED', expires_at = u.at
+                FROM unnest($1::text[], $2::timestamptz[]) AS u(token, at)
+               WHERE q.token = u.token AND q.status IN ('WAITING', 'ACTIVE')`,
+        params: [ops.map((op) => op.token), ops.map((op) => iso(op.at))],
+      };
     }
+  }
+}
+
+async function applyRun(tx: Queryable, run: QueueOp[]): Promise<void> {
+  const { sql, params } = statementFor(run);
+  const rows = await tx.query(sql, params);
+  if (run[0]!.type === "activated" && rows.length !== run.length) {
+    throw new StoreDriftError(`${run.length - rows.length} activated tokens were not waiting`);
   }
 }
 
@@ -85,14 +95,32 @@ function runsOf(ops: QueueOp[]): QueueOp[][] {
 }
 
 /**
- * Commits a batch atomically, in the actor's order. A batch that is a single run of issued (or expired) tokens is
- * one statement, atomic on its own: during a queue rush that saves the BEGIN and COMMIT round trips, each of which
- * waits behind the busy event loop. Anything else, and any run whose row count is checked, takes a transaction.
+ * One statement that applies a run only while the epoch is current, fence and change together. A data-modifying
+ * WITH runs to completion whatever the outer query reads, and it sees the owner row only if the fence held.
  */
-export async function commitQueue(db: Database, ops: QueueOp[]): Promise<void> {
+async function applyFencedRun(db: Database, epoch: number, run: QueueOp[]): Promise<void> {
+  const { sql, params } = statementFor(run);
+  const guarded = run[0]!.type === "issued" ? `${sql} WHERE EXISTS (SELECT 1 FROM owner)` : `${sql} AND EXISTS (SELECT 1 FROM owner)`;
+  const n = params.length;
+  const [row] = await db.query(
+    `WITH owner AS (SELECT 1 FROM ownerships WHERE entity = $${n + 1} AND epoch = $${n + 2} FOR SHARE),
+          change AS (${guarded})
+     SELECT count(*)::int AS owned FROM owner`,
+    [...params, QUEUE_ENTITY, epoch],
+  );
+  if (Number(row!.owned) === 0) throw new FencedError(QUEUE_ENTITY);
+}
+
+/**
+ * Commits a batch atomically, in the actor's order, fenced by the owner's epoch. A batch that is a single run of
+ * issued (or expired) tokens is one statement, atomic on its own: during a queue rush that saves the BEGIN and COMMIT
+ * round trips, each of which waits behind the busy event loop. Anything else takes a transaction.
+ */
+export async function commitQueue(db: Database, epoch: number, ops: QueueOp[]): Promise<void> {
   const runs = runsOf(ops);
-  if (runs.length === 1 && runs[0]![0]!.type !== "activated") return applyRun(db, runs[0]!);
+  if (runs.length === 1 && runs[0]![0]!.type !== "activated") return applyFencedRun(db, epoch, runs[0]!);
   await db.transaction(async (tx) => {
+    await fence(tx, QUEUE_ENTITY, epoch);
     for (const run of runs) await applyRun(tx, run);
   });
 }

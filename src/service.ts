@@ -4,7 +4,6 @@ import type { Service } from "nats";
 import { connectBus, type Bus } from "./bus";
 import { startCatalogService } from "./catalog";
 import { ConcertEventHost } from "./concert-event-host";
-import { releaseLapsed } from "./concert-event-store";
 import type { Config } from "./config";
 import { openDatabase, type Database } from "./db";
 import { seedDemo } from "./demo-data";
@@ -12,11 +11,14 @@ import { createApp, instrumented, SERVER_BODY_LIMIT } from "./http/app";
 import { log } from "./log";
 import { startPaymentService } from "./payments";
 import { QueueAdmissionHost } from "./queue-admission-host";
+import { Ownership, requestOwner } from "./ownership";
 import { QueueGate } from "./queue-gate";
+import { hostname } from "node:os";
 import { startWalletService } from "./wallet";
 
 export interface RunningService {
   port: number;
+  instance: string;
   db: Database;
   bus: Bus;
   stop(): Promise<void>;
@@ -31,23 +33,26 @@ async function databaseReachable(db: Database): Promise<boolean> {
   return Promise.race([ping, timeout]);
 }
 
+/** Named after the address it serves, a restarted instance takes back at once what its previous run held. */
+function instanceName(config: Config): string {
+  return config.instanceId ?? `${hostname()}:${config.port === 0 ? `pid${process.pid}` : config.port}`;
+}
+
 export async function startService(config: Config): Promise<RunningService> {
   if (config.authSecretIsDevelopment) log.warn("AUTH_SECRET is not set: using the development secret");
   const db = await openDatabase(config.database);
   if (config.seedDemo && (await seedDemo(db))) log.info("demo concerts loaded");
-  const released = await releaseLapsed(db, Date.now());
-  if (released > 0) log.info("released lapsed holds and reservations on start", { released });
-
-  const bus = await connectBus(config.natsServers, config.requestTimeoutMs);
-  const events = new ConcertEventHost(db, bus, config);
-  const queue = new QueueAdmissionHost(db, bus, config);
+  const bus = await connectBus(config.natsServers, config.requestTimeoutMs, { whenNoResponder: requestOwner });
+  const instance = instanceName(config);
+  const events = new ConcertEventHost(bus.nc, db, bus, config, instance);
+  const queue = new QueueAdmissionHost(bus.nc, db, bus, config, instance);
+  const ownership = new Ownership(db, bus.nc, bus, { instance, leaseMs: config.ownershipLeaseMs, exclusive: db.engine === "pglite" }, { events, queue });
   const services: Service[] = [
-    await events.start(bus.nc),
-    await queue.start(bus.nc),
     await startWalletService(bus.nc, db, bus),
     await startPaymentService(bus.nc, db, bus),
     await startCatalogService(bus.nc, db),
   ];
+  await ownership.start();
   const queueGate = new QueueGate(bus);
   const app = createApp({
     config,
@@ -56,16 +61,18 @@ export async function startService(config: Config): Promise<RunningService> {
     ready: async () => bus.connected() && (await databaseReachable(db)),
   });
   const server = Bun.serve({ port: config.port, fetch: instrumented(app.fetch), maxRequestBodySize: SERVER_BODY_LIMIT });
-  log.info("listening", { port: server.port, database: config.database.kind, nats: config.natsServers });
+  log.info("listening", { port: server.port, instance, database: config.database.kind, nats: config.natsServers });
 
   return {
     port: server.port!,
+    instance,
     db,
     bus,
     async stop() {
       // Stop taking requests, let in-flight ones finish, then the actors, NATS and the database, in that order.
       await server.stop();
       queueGate.close();
+      await ownership.stop();
       await Promise.all(services.map((s) => s.stop()));
       events.stop();
       queue.stop();

@@ -15,6 +15,8 @@ export const Requests = {
   payments: "rsv.payment.list",
   reservations: "rsv.reservation.list",
   cancelReservation: "rsv.reservation.cancel",
+  /** Sent when nobody serves an entity's subject: get it an owner (or learn that it does not exist). */
+  claimOwner: "rsv.ownership.claim",
 } as const;
 
 /** Commands for one concert event actor: `rsv.event.<eventId>.<command>`. */
@@ -32,6 +34,7 @@ export const Events = {
   paymentCompleted: (eventId: number) => `rsv.evt.event.${eventId}.payment.completed`,
   token: (what: "issued" | "activated" | "expired") => `rsv.evt.queue.token.${what}`,
   walletCharged: "rsv.evt.wallet.charged",
+  ownership: (what: "acquired" | "released" | "lost") => `rsv.evt.ownership.${what}`,
   allPayments: "rsv.evt.event.*.payment.completed",
 } as const;
 

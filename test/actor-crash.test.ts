@@ -8,7 +8,7 @@ describe("a crashing event actor", () => {
   let t: TestService;
   beforeAll(async () => {
     t = await startTestService({ kind: "pglite-memory" });
-  });
+  }, 30_000);
   afterAll(async () => {
     await t?.stop();
   });

@@ -14,7 +14,7 @@ describe.skipIf(!canRunPostgres)("PostgreSQL outage", () => {
   beforeAll(async () => {
     pg = await startPostgresServer();
     t = await startTestService({ kind: "postgres", url: pg.url });
-  });
+  }, 30_000);
   afterAll(async () => {
     await t?.stop().catch(() => {});
     await pg?.stop();

@@ -36,7 +36,7 @@ for (const db of cases) {
       t = await startTestService(opened.target, { QUEUE_MAX_ACTIVE: "300", MAX_SEATS_PER_USER: "4" });
       observer = await connect({ servers: t.nats.url });
       observer.subscribe("rsv.evt.>", { callback: (_, msg) => published.push(msg.subject) });
-    });
+    }, 30_000);
     afterAll(async () => {
       await observer?.close();
       await t?.stop();
@@ -248,16 +248,24 @@ for (const db of cases) {
       }
     });
 
-    test("the actors are NATS services whose stats count the requests", async () => {
+    test("each owned event is a NATS service of its own whose stats count the requests", async () => {
       const stats = [];
-      for await (const s of await observer.services.client().stats("concert-events")) stats.push(s);
-      expect(stats.length).toBe(1);
-      const occupy = stats[0]!.endpoints!.find((e) => e.name === "occupy")!;
-      expect(occupy.subject).toBe("rsv.event.*.occupy");
-      expect(occupy.num_requests).toBeGreaterThan(200);
-      const services = [];
-      for await (const info of await observer.services.client().info()) services.push(info.name);
-      expect(services.sort()).toEqual(["catalog", "concert-events", "payments", "queue-admission", "wallet"]);
+      for await (const s of await observer.services.client().stats("concert-event")) stats.push(s);
+      // One instance owns every demo event (and the queue), each under an ownership epoch.
+      expect(stats.length).toBe(9);
+      expect(stats.map((s) => Number(s.metadata!.event)).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      let occupied = 0;
+      for (const s of stats) {
+        expect(s.metadata!.instance).toBe(t.service.instance);
+        expect(Number(s.metadata!.epoch)).toBeGreaterThan(0);
+        const occupy = s.endpoints!.find((e) => e.name === "occupy")!;
+        expect(occupy.subject).toBe(`rsv.event.${s.metadata!.event}.occupy`);
+        occupied += occupy.num_requests;
+      }
+      expect(occupied).toBeGreaterThan(200);
+      const services = new Set<string>();
+      for await (const info of await observer.services.client().info()) services.add(info.name);
+      expect([...services].sort()).toEqual(["catalog", "concert-event", "ownership", "payments", "queue-admission", "wallet"]);
     });
 
     test("/metrics shows requests, commits, seats, queue and payments in Prometheus format", async () => {
@@ -288,7 +296,7 @@ describe("queue admission end to end (QUEUE_MAX_ACTIVE=1)", () => {
   let t: TestService;
   beforeAll(async () => {
     t = await startTestService({ kind: "pglite-memory" }, { QUEUE_MAX_ACTIVE: "1" });
-  });
+  }, 30_000);
   afterAll(async () => {
     await t?.stop();
   });

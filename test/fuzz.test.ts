@@ -48,7 +48,7 @@ describe("fuzzing every endpoint", () => {
   beforeAll(async () => {
     t = await startTestService({ kind: "pglite-memory" }, { RATE_LIMIT_OCCUPY_PER_SECOND: "0", RATE_LIMIT_QUEUE_PER_SECOND: "0" });
     authorization = `Bearer ${await signUserToken(userId, TEST_SECRET)}`;
-  });
+  }, 30_000);
   afterAll(async () => {
     await t?.stop();
   });

@@ -17,7 +17,7 @@ describe("bun run monitor", () => {
   let t: TestService;
   beforeAll(async () => {
     t = await startTestService({ kind: "pglite-memory" });
-  });
+  }, 30_000);
   afterAll(async () => {
     await t?.stop();
   });

@@ -8,7 +8,7 @@ describe("NATS outage", () => {
   let t: TestService;
   beforeAll(async () => {
     t = await startTestService({ kind: "pglite-memory" });
-  });
+  }, 30_000);
   afterAll(async () => {
     await t?.stop();
   });

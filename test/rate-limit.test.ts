@@ -17,7 +17,7 @@ describe("per-user rate limits", () => {
     let t: TestService;
     beforeAll(async () => {
       t = await startTestService({ kind: "pglite-memory" }, { RATE_LIMIT_OCCUPY_PER_SECOND: "2", RATE_LIMIT_QUEUE_PER_SECOND: "1" });
-    });
+    }, 30_000);
     afterAll(async () => {
       await t?.stop();
     });

@@ -45,7 +45,7 @@ describe.skipIf(!CHROMIUM)("Swagger UI in headless Chromium", () => {
       executablePath: CHROMIUM,
       args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
     });
-  });
+  }, 30_000);
   afterAll(async () => {
     await browser?.close();
     await service?.stop();

@@ -85,6 +85,23 @@ const MIGRATIONS: string[][] = [
     `CREATE UNIQUE INDEX queue_tokens_live_user ON queue_tokens(user_id) WHERE status IN ('WAITING', 'ACTIVE')`,
     `CREATE INDEX queue_tokens_live ON queue_tokens(seq) WHERE status IN ('WAITING', 'ACTIVE')`,
   ],
+  [
+    // Instances announce themselves here; one whose alive_until passed is gone.
+    `CREATE TABLE service_instances (
+       id text PRIMARY KEY,
+       started_at timestamptz NOT NULL DEFAULT now(),
+       alive_until timestamptz NOT NULL
+     )`,
+    // One row per actor that must have a single owner: 'event:<id>' and 'queue'. The epoch grows with every change
+    // of owner and is the fencing token every actor commit checks; the lease is timed by the database's clock alone.
+    `CREATE TABLE ownerships (
+       entity text PRIMARY KEY,
+       instance text,
+       epoch bigint NOT NULL DEFAULT 0,
+       lease_until timestamptz NOT NULL DEFAULT '-infinity'
+     )`,
+    `CREATE INDEX ownerships_instance ON ownerships(instance)`,
+  ],
 ];
 
 export async function migrate(db: Database): Promise<void> {

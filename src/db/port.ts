@@ -30,6 +30,7 @@ export async function storeCall<T>(store: string, work: Promise<T>): Promise<T> 
   try {
     return await work;
   } catch (error) {
+    if (error instanceof AppError) throw error;
     if (isConnectionError(error)) throw new AppError("service_unavailable");
     log.error("store failed", { store, error: String(error) });
     throw new AppError("internal_server_error");

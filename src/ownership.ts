@@ -1,0 +1,246 @@
+// Decides which instance owns each single-owner actor (every concert event, and the queue), so any number of
+// instances can share one NATS and one PostgreSQL. The decision is a lease row in PostgreSQL (ownership-store.ts):
+// taking an entity bumps its epoch, every actor commit is fenced by that epoch, and a lease not renewed runs out.
+// Which instance *should* own an entity is rendezvous hashing over the live instances, so ownership spreads, and a
+// join or leave moves only the entities that must move. Moves are graceful: the old owner stops taking commands,
+// answers the ones it accepted, releases the lease, and nudges the new owner to take it at once.
+import type { NatsConnection, Service, Subscription } from "nats";
+import type { Publisher } from "./bus";
+import { decode, encode, ok, unwrap, type Reply } from "./codec";
+import { releaseLapsed } from "./concert-event-store";
+import type { Database } from "./db";
+import { AppError } from "./errors";
+import { log } from "./log";
+import { addService } from "./nats-service";
+import {
+  claim,
+  entityExists,
+  eventEntity,
+  eventIdOf,
+  heartbeat,
+  leave,
+  readPlacement,
+  release,
+  renew,
+  QUEUE_ENTITY,
+  type Entity,
+} from "./ownership-store";
+import { Events, Requests } from "./subjects";
+
+/** What hosts an owned entity's actor on this instance. */
+export interface OwnerHost {
+  /** Starts serving the entity; every commit it makes from now carries `epoch`. */
+  acquire(entity: Entity, epoch: number): Promise<void>;
+  /** Stops serving it; `graceful` first answers every command already accepted. */
+  relinquish(entity: Entity, graceful: boolean): Promise<void>;
+}
+
+export interface OwnershipOptions {
+  instance: string;
+  leaseMs: number;
+  /** The database belongs to this process alone (PGlite): take everything at start without waiting out old leases. */
+  exclusive: boolean;
+}
+
+/** Resolves once `done` holds, checking every few milliseconds, or after `limitMs` whatever it says. */
+export async function settled(done: () => boolean, limitMs: number): Promise<void> {
+  const until = Date.now() + limitMs;
+  while (!done() && Date.now() < until) await Bun.sleep(5);
+}
+
+const nodeSubject = (instance: string) => `rsv.ownership.node.${instance.replace(/[^A-Za-z0-9_-]/g, "_")}.take`;
+
+/**
+ * Rendezvous (highest random weight) hashing: every instance computes the same owner from the same membership, and
+ * an instance joining or leaving changes the preferred owner only of the entities it wins or held.
+ */
+export function preferredOwner(entity: Entity, live: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestScore = -1n;
+  for (const instance of live) {
+    const score = BigInt(Bun.hash.wyhash(`${entity}|${instance}`));
+    if (score > bestScore) [best, bestScore] = [instance, score];
+  }
+  return best;
+}
+
+/** The entity a request subject is for: `rsv.event.<id>.*` → an event, `rsv.queue.*` → the queue. */
+export function entityOfSubject(subject: string): Entity | undefined {
+  const event = /^rsv\.event\.(\d+)\./.exec(subject);
+  if (event) return eventEntity(Number(event[1]));
+  return subject.startsWith("rsv.queue.") ? QUEUE_ENTITY : undefined;
+}
+
+/**
+ * Called by the HTTP side when nobody serves a subject: asks any instance to get the entity an owner, and learns
+ * that way whether it exists at all. Nobody having received the request, it is safe to send again afterwards.
+ */
+export async function requestOwner(subject: string, nc: NatsConnection, timeoutMs: number): Promise<void> {
+  const entity = entityOfSubject(subject);
+  if (!entity) return;
+  let reply: Reply<null>;
+  try {
+    reply = decode<Reply<null>>((await nc.request(Requests.claimOwner, encode({ entity }), { timeout: timeoutMs })).data);
+  } catch {
+    return; // No coordinator reachable either: the caller keeps retrying until its deadline.
+  }
+  unwrap(reply);
+}
+
+export class Ownership {
+  private readonly owned = new Map<Entity, number>();
+  private live: string[] = [];
+  private chain: Promise<unknown> = Promise.resolve();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private service: Service | undefined;
+  private nudges: Subscription | undefined;
+  private readonly recentTakes = new Map<Entity, number>();
+  private stopping = false;
+
+  constructor(
+    private readonly db: Database,
+    private readonly nc: NatsConnection,
+    private readonly bus: Publisher,
+    private readonly options: OwnershipOptions,
+    private readonly hosts: { events: OwnerHost; queue: OwnerHost },
+  ) {}
+
+  get instance(): string {
+    return this.options.instance;
+  }
+
+  /** Entities this instance owns now, with their epochs. */
+  ownedEntities(): ReadonlyMap<Entity, number> {
+    return this.owned;
+  }
+
+  private hostOf(entity: Entity): OwnerHost {
+    return entity === QUEUE_ENTITY ? this.hosts.queue : this.hosts.events;
+  }
+
+  /** Ownership changes run one at a time, so a tick, a nudge and a claim request never interleave. */
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(work, work);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  async start(): Promise<void> {
+    const { instance, leaseMs, exclusive } = this.options;
+    await heartbeat(this.db, instance, leaseMs);
+    this.nudges = this.nc.subscribe(nodeSubject(instance), {
+      callback: (error, msg) => {
+        if (error) return;
+        const { entity } = decode<{ entity: Entity }>(msg.data);
+        void this.serial(() => this.take(entity)).catch((e) => log.warn("taking an entity failed", { entity, error: String(e) }));
+      },
+    });
+    this.service = await addService(this.nc, "ownership", "단일 소유 액터의 소유권 배정", [
+      { name: "claim", subject: Requests.claimOwner, handle: (request) => this.onOwnerWanted(String(request.entity ?? "")) },
+    ]);
+    await this.serial(() => this.rebalance(exclusive));
+    this.timer = setInterval(() => {
+      void this.serial(() => this.tick()).catch((error) => log.warn("ownership tick failed", { error: String(error) }));
+    }, Math.max(100, Math.floor(leaseMs / 4)));
+  }
+
+  /** Renews membership and leases, drops what was taken over, then takes and hands over toward the preferred owners. */
+  private async tick(): Promise<void> {
+    if (this.stopping) return;
+    const { instance, leaseMs } = this.options;
+    await heartbeat(this.db, instance, leaseMs);
+    const held = await renew(this.db, instance, leaseMs, this.owned);
+    for (const [entity, epoch] of [...this.owned]) {
+      if (held.get(entity) !== epoch) await this.lose(entity, epoch);
+    }
+    await this.rebalance(false);
+  }
+
+  private async rebalance(force: boolean): Promise<void> {
+    const placement = await readPlacement(this.db);
+    this.live = placement.live;
+    for (const entity of placement.entities) {
+      const preferred = preferredOwner(entity, this.live);
+      const holder = placement.leased.get(entity);
+      if (!this.owned.has(entity)) {
+        if (force || (preferred === this.instance && (holder === undefined || holder === this.instance))) await this.take(entity, force);
+        continue;
+      }
+      if (preferred !== undefined && preferred !== this.instance) await this.handOver(entity, preferred);
+    }
+  }
+
+  /** Takes an entity if its lease is free (or `force`); lapsed holds of an event are released in the same transaction. */
+  private async take(entity: Entity, force = false): Promise<void> {
+    if (this.owned.has(entity) || this.stopping) return;
+    this.recentTakes.set(entity, Date.now());
+    const eventId = eventIdOf(entity);
+    const onClaim = eventId === undefined ? undefined : async (tx: Parameters<typeof releaseLapsed>[0]) => {
+      const released = await releaseLapsed(tx, eventId, Date.now());
+      if (released > 0) log.info("released lapsed holds and reservations on taking the event", { eventId, released });
+    };
+    const epoch = await claim(this.db, this.instance, entity, this.options.leaseMs, { force, onClaim });
+    if (epoch === undefined) return;
+    this.owned.set(entity, epoch);
+    try {
+      await this.hostOf(entity).acquire(entity, epoch);
+    } catch (error) {
+      log.warn("could not start serving an entity; giving it back", { entity, error: String(error) });
+      await this.hostOf(entity).relinquish(entity, false);
+      this.owned.delete(entity);
+      await release(this.db, this.instance, entity, epoch);
+      return;
+    }
+    log.info("owning", { entity, epoch });
+    this.bus.publish(Events.ownership("acquired"), { entity, instance: this.instance, epoch });
+  }
+
+  /** Graceful move: stop taking commands, answer those accepted, release, and tell the new owner to take it now. */
+  private async handOver(entity: Entity, to: string | undefined): Promise<void> {
+    const epoch = this.owned.get(entity);
+    if (epoch === undefined) return;
+    await this.hostOf(entity).relinquish(entity, true);
+    this.owned.delete(entity);
+    await release(this.db, this.instance, entity, epoch);
+    log.info("handed over", { entity, epoch, to });
+    this.bus.publish(Events.ownership("released"), { entity, instance: this.instance, epoch, to });
+    if (to) this.nc.publish(nodeSubject(to), encode({ entity }));
+  }
+
+  /** Another instance took the entity (this one missed its renewals): stop serving it at once. */
+  private async lose(entity: Entity, epoch: number): Promise<void> {
+    log.warn("lost ownership", { entity, epoch });
+    await this.hostOf(entity).relinquish(entity, false);
+    this.owned.delete(entity);
+    this.bus.publish(Events.ownership("lost"), { entity, instance: this.instance, epoch });
+  }
+
+  /**
+   * Somebody sent a command nobody serves. If the entity exists, get it an owner: this instance when it is the
+   * preferred one (or the preferred one is unknown), else a nudge to the preferred instance.
+   */
+  private async onOwnerWanted(entity: Entity): Promise<Reply<null>> {
+    const eventId = eventIdOf(entity);
+    if (eventId === undefined && entity !== QUEUE_ENTITY) throw new AppError("invalid_request");
+    if (!(await entityExists(this.db, entity))) throw new AppError("not_found_concert_event");
+    if (Date.now() - (this.recentTakes.get(entity) ?? 0) < 200) return ok(null);
+    const candidates = this.stopping ? this.live.filter((id) => id !== this.instance) : this.live;
+    const preferred = preferredOwner(entity, candidates);
+    if (preferred && preferred !== this.instance) this.nc.publish(nodeSubject(preferred), encode({ entity }));
+    else if (!this.stopping) await this.serial(() => this.take(entity));
+    return ok(null);
+  }
+
+  /** Leaves the membership and hands every owned entity to the instance that should own it next. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.timer);
+    await this.serial(async () => {
+      await leave(this.db, this.instance);
+      const others = (await readPlacement(this.db)).live.filter((id) => id !== this.instance);
+      await Promise.all([...this.owned.keys()].map((entity) => this.handOver(entity, preferredOwner(entity, others))));
+    }).catch((error) => log.warn("handing over at shutdown failed; leases will run out instead", { error: String(error) }));
+    this.nudges?.unsubscribe();
+    await this.service?.stop();
+  }
+}

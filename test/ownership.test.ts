@@ -1,0 +1,145 @@
+// Ownership leases and fencing, against the PostgreSQL server (several connections, like several instances) and
+// PGlite: who may take an entity, that a superseded owner's commit is refused by the database, and that a takeover
+// waits for the commit in flight. Plus the placement rule: spread, and minimal moves when an instance leaves.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { commitConcertEvent } from "../src/concert-event-store";
+import { openDatabase, type Database } from "../src/db";
+import { seedDemo } from "../src/demo-data";
+import { preferredOwner } from "../src/ownership";
+import { claim, eventEntity, fence, FencedError, QUEUE_ENTITY, readPlacement, release, renew } from "../src/ownership-store";
+import { commitQueue } from "../src/queue-store";
+import { databaseCases } from "./support/databases";
+
+const LEASE_MS = 300;
+
+for (const dbCase of await databaseCases()) {
+  describe(`ownership leases on ${dbCase.name}`, () => {
+    let db: Database;
+    let drop: () => Promise<void>;
+    beforeAll(async () => {
+      const opened = await dbCase.open();
+      drop = opened.drop;
+      db = await openDatabase(opened.target);
+      await seedDemo(db);
+    }, 30_000);
+    afterAll(async () => {
+      await db?.close();
+      await drop?.();
+    });
+
+    test("a live lease keeps others out; once it runs out the next owner gets a higher epoch", async () => {
+      const entity = eventEntity(1);
+      const first = await claim(db, "a", entity, LEASE_MS);
+      expect(first).toBeGreaterThan(0);
+      expect(await claim(db, "b", entity, LEASE_MS)).toBeUndefined();
+      expect((await renew(db, "a", LEASE_MS, new Map([[entity, first!]]))).get(entity)).toBe(first!);
+      await Bun.sleep(LEASE_MS + 50);
+      const second = await claim(db, "b", entity, LEASE_MS);
+      expect(second).toBe(first! + 1);
+      // The former owner's renewal finds nothing: it has lost the event.
+      expect((await renew(db, "a", LEASE_MS, new Map([[entity, first!]]))).size).toBe(0);
+      expect((await readPlacement(db)).leased.get(entity)).toBe("b");
+    });
+
+    test("a superseded owner's commit is refused and changes nothing; the current owner's lands", async () => {
+      const entity = eventEntity(2);
+      const stale = (await claim(db, "a", entity, LEASE_MS))!;
+      const current = (await claim(db, "b", entity, LEASE_MS, { force: true }))!;
+      const [seat] = await db.query(`SELECT id FROM seats WHERE concert_event_id = 2 ORDER BY id LIMIT 1`);
+      const hold = { type: "held" as const, seatId: Number(seat!.id), userId: 7, expiresAt: Date.now() + 60_000 };
+      const refused = await commitConcertEvent(db, 2, stale, [hold]).catch((error) => error);
+      expect(refused).toBeInstanceOf(FencedError);
+      expect((await db.query(`SELECT status FROM seats WHERE id = $1`, [hold.seatId]))[0]!.status).toBe("AVAILABLE");
+      await commitConcertEvent(db, 2, current, [hold]);
+      expect((await db.query(`SELECT status FROM seats WHERE id = $1`, [hold.seatId]))[0]!.status).toBe("HELD");
+    });
+
+    test("the queue's single-statement commit is fenced too", async () => {
+      const stale = (await claim(db, "a", QUEUE_ENTITY, LEASE_MS, { force: true }))!;
+      const current = (await claim(db, "b", QUEUE_ENTITY, LEASE_MS, { force: true }))!;
+      const issued = (token: string, seq: number) => ({
+        type: "issued" as const,
+        token,
+        userId: 500 + seq,
+        seq,
+        status: "WAITING" as const,
+        issuedAt: Date.now(),
+      });
+      expect(await commitQueue(db, stale, [issued("stale-token-000001", 1)]).catch((e) => e)).toBeInstanceOf(FencedError);
+      await commitQueue(db, current, [issued("fresh-token-000002", 2)]);
+      const tokens = await db.query(`SELECT token FROM queue_tokens ORDER BY seq`);
+      expect(tokens.map((row) => row.token)).toEqual(["fresh-token-000002"]);
+    });
+
+    test("a released entity can be taken at once", async () => {
+      const entity = eventEntity(3);
+      const epoch = (await claim(db, "a", entity, 60_000))!;
+      expect(await claim(db, "b", entity, LEASE_MS)).toBeUndefined();
+      await release(db, "a", entity, epoch);
+      expect(await claim(db, "b", entity, LEASE_MS)).toBe(epoch + 1);
+    });
+  });
+}
+
+describe("ownership on the PostgreSQL server, concurrently", async () => {
+  const cases = (await databaseCases()).filter((c) => c.name === "postgres");
+  test.skipIf(cases.length === 0)("a takeover waits for the former owner's commit in flight, which then lands first", async () => {
+    const opened = await cases[0]!.open();
+    const db = await openDatabase(opened.target);
+    try {
+      await seedDemo(db);
+      const entity = eventEntity(4);
+      const old = (await claim(db, "a", entity, LEASE_MS))!;
+      const order: string[] = [];
+      let fenced!: () => void;
+      const fencePassed = new Promise<void>((resolve) => (fenced = resolve));
+      const slowCommit = db.transaction(async (tx) => {
+        await fence(tx, entity, old);
+        fenced();
+        await Bun.sleep(300);
+        await tx.query(`UPDATE seats SET status = 'HELD', user_id = 9, hold_expires_at = now() + interval '1 minute'
+                         WHERE id = (SELECT min(id) FROM seats WHERE concert_event_id = 4)`);
+        order.push("old owner committed");
+      });
+      await fencePassed;
+      const takeover = claim(db, "b", entity, LEASE_MS, { force: true }).then((epoch) => {
+        order.push("takeover");
+        return epoch;
+      });
+      await Promise.all([slowCommit, takeover]);
+      expect(order).toEqual(["old owner committed", "takeover"]);
+      expect(await takeover).toBe(old + 1);
+      // The new owner loads after the takeover, so it sees the old owner's last write.
+      const [row] = await db.query(`SELECT status FROM seats WHERE id = (SELECT min(id) FROM seats WHERE concert_event_id = 4)`);
+      expect(row!.status).toBe("HELD");
+    } finally {
+      await db.close();
+      await opened.drop();
+    }
+  });
+});
+
+describe("placement", () => {
+  const entities = Array.from({ length: 300 }, (_, i) => eventEntity(i + 1));
+
+  test("spreads entities over the live instances", () => {
+    const counts = new Map<string, number>();
+    for (const entity of entities) {
+      const owner = preferredOwner(entity, ["a", "b", "c"])!;
+      counts.set(owner, (counts.get(owner) ?? 0) + 1);
+    }
+    expect([...counts.keys()].sort()).toEqual(["a", "b", "c"]);
+    for (const count of counts.values()) expect(count).toBeGreaterThan(60);
+  });
+
+  test("an instance leaving moves only its own entities; one joining takes only entities it wins", () => {
+    for (const entity of entities) {
+      const before = preferredOwner(entity, ["a", "b", "c"]);
+      const after = preferredOwner(entity, ["a", "b"]);
+      if (before !== "c") expect(after).toBe(before!);
+      const joined = preferredOwner(entity, ["a", "b", "c", "d"]);
+      if (joined !== "d") expect(joined).toBe(before!);
+    }
+    expect(preferredOwner(eventEntity(1), [])).toBeUndefined();
+  });
+});
