@@ -80,6 +80,15 @@ export async function readPlacement(db: Database): Promise<Placement> {
   };
 }
 
+/** The instance whose lease on an entity has not run out, and its epoch. */
+export async function leaseHolder(db: Database, entity: Entity): Promise<{ instance: string; epoch: number } | undefined> {
+  const [row] = await db.query(
+    `SELECT instance, epoch FROM ownerships WHERE entity = $1 AND lease_until > now() AND instance IS NOT NULL`,
+    [entity],
+  );
+  return row ? { instance: String(row.instance), epoch: Number(row.epoch) } : undefined;
+}
+
 export async function entityExists(db: Database, entity: Entity): Promise<boolean> {
   const eventId = eventIdOf(entity);
   if (eventId === undefined) return entity === QUEUE_ENTITY;
@@ -88,7 +97,8 @@ export async function entityExists(db: Database, entity: Entity): Promise<boolea
 
 /**
  * Takes an entity whose lease has run out, was released, or was held by this instance's previous incarnation, and
- * bumps its epoch; `force` takes it whatever the lease (a PGlite database belongs to one process). The takeover waits
+ * bumps its epoch; `force` takes it whatever the lease (a PGlite database belongs to one process), `fromEpoch` takes
+ * it from a holder known to be gone, provided nobody took it since. The takeover waits
  * for the former owner's commit in flight, if any. `onClaim` runs in the same transaction, under the new epoch.
  * Returns the new epoch, or undefined when someone else holds the lease.
  */
@@ -97,14 +107,15 @@ export async function claim(
   instance: string,
   entity: Entity,
   leaseMs: number,
-  options: { force?: boolean; onClaim?: (tx: Queryable) => Promise<void> } = {},
+  options: { force?: boolean; fromEpoch?: number; onClaim?: (tx: Queryable) => Promise<void> } = {},
 ): Promise<number | undefined> {
   return db.transaction(async (tx) => {
     await tx.query(`INSERT INTO ownerships (entity) VALUES ($1) ON CONFLICT (entity) DO NOTHING`, [entity]);
     const [row] = await tx.query(
       `UPDATE ownerships SET instance = $2, epoch = epoch + 1, lease_until = ${lease("$3")}
-        WHERE entity = $1 AND ($4::boolean OR lease_until <= now() OR instance IS NULL OR instance = $2) RETURNING epoch`,
-      [entity, instance, leaseMs, options.force === true],
+        WHERE entity = $1 AND ($4::boolean OR epoch = $5 OR lease_until <= now() OR instance IS NULL OR instance = $2)
+        RETURNING epoch`,
+      [entity, instance, leaseMs, options.force === true, options.fromEpoch ?? -1],
     );
     if (!row) return undefined;
     await options.onClaim?.(tx);

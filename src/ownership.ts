@@ -4,7 +4,7 @@
 // Which instance *should* own an entity is rendezvous hashing over the live instances, so ownership spreads, and a
 // join or leave moves only the entities that must move. Moves are graceful: the old owner stops taking commands,
 // answers the ones it accepted, releases the lease, and nudges the new owner to take it at once.
-import type { NatsConnection, Service, Subscription } from "nats";
+import { ErrorCode, type NatsConnection, type Service, type Subscription } from "nats";
 import type { Publisher } from "./bus";
 import { decode, encode, ok, unwrap, type Reply } from "./codec";
 import { releaseLapsed } from "./concert-event-store";
@@ -18,6 +18,7 @@ import {
   eventEntity,
   eventIdOf,
   heartbeat,
+  leaseHolder,
   leave,
   readPlacement,
   release,
@@ -48,7 +49,8 @@ export async function settled(done: () => boolean, limitMs: number): Promise<voi
   while (!done() && Date.now() < until) await Bun.sleep(5);
 }
 
-const nodeSubject = (instance: string) => `rsv.ownership.node.${instance.replace(/[^A-Za-z0-9_-]/g, "_")}.take`;
+/** Where an instance takes nudges (`take`) and answers liveness checks (`ping`). */
+const nodeSubject = (instance: string, what: "take" | "ping") => `rsv.ownership.node.${instance.replace(/[^A-Za-z0-9_-]/g, "_")}.${what}`;
 
 /**
  * Rendezvous (highest random weight) hashing: every instance computes the same owner from the same membership, and
@@ -94,7 +96,7 @@ export class Ownership {
   private timer: ReturnType<typeof setInterval> | undefined;
   private service: Service | undefined;
   private nudges: Subscription | undefined;
-  private readonly recentTakes = new Map<Entity, number>();
+  private readonly lastWanted = new Map<Entity, number>();
   private stopping = false;
 
   constructor(
@@ -128,9 +130,10 @@ export class Ownership {
   async start(): Promise<void> {
     const { instance, leaseMs, exclusive } = this.options;
     await heartbeat(this.db, instance, leaseMs);
-    this.nudges = this.nc.subscribe(nodeSubject(instance), {
+    this.nudges = this.nc.subscribe(nodeSubject(instance, "take").replace(/take$/, "*"), {
       callback: (error, msg) => {
         if (error) return;
+        if (msg.subject.endsWith(".ping")) return void msg.respond();
         const { entity } = decode<{ entity: Entity }>(msg.data);
         void this.serial(() => this.take(entity)).catch((e) => log.warn("taking an entity failed", { entity, error: String(e) }));
       },
@@ -163,7 +166,7 @@ export class Ownership {
       const preferred = preferredOwner(entity, this.live);
       const holder = placement.leased.get(entity);
       if (!this.owned.has(entity)) {
-        if (force || (preferred === this.instance && (holder === undefined || holder === this.instance))) await this.take(entity, force);
+        if (force || (preferred === this.instance && (holder === undefined || holder === this.instance))) await this.take(entity, { force });
         continue;
       }
       if (preferred !== undefined && preferred !== this.instance) await this.handOver(entity, preferred);
@@ -171,15 +174,14 @@ export class Ownership {
   }
 
   /** Takes an entity if its lease is free (or `force`); lapsed holds of an event are released in the same transaction. */
-  private async take(entity: Entity, force = false): Promise<void> {
+  private async take(entity: Entity, how: { force?: boolean; fromEpoch?: number } = {}): Promise<void> {
     if (this.owned.has(entity) || this.stopping) return;
-    this.recentTakes.set(entity, Date.now());
     const eventId = eventIdOf(entity);
     const onClaim = eventId === undefined ? undefined : async (tx: Parameters<typeof releaseLapsed>[0]) => {
       const released = await releaseLapsed(tx, eventId, Date.now());
       if (released > 0) log.info("released lapsed holds and reservations on taking the event", { eventId, released });
     };
-    const epoch = await claim(this.db, this.instance, entity, this.options.leaseMs, { force, onClaim });
+    const epoch = await claim(this.db, this.instance, entity, this.options.leaseMs, { ...how, onClaim });
     if (epoch === undefined) return;
     this.owned.set(entity, epoch);
     try {
@@ -204,7 +206,7 @@ export class Ownership {
     await release(this.db, this.instance, entity, epoch);
     log.info("handed over", { entity, epoch, to });
     this.bus.publish(Events.ownership("released"), { entity, instance: this.instance, epoch, to });
-    if (to) this.nc.publish(nodeSubject(to), encode({ entity }));
+    if (to) this.nc.publish(nodeSubject(to, "take"), encode({ entity }));
   }
 
   /** Another instance took the entity (this one missed its renewals): stop serving it at once. */
@@ -216,19 +218,38 @@ export class Ownership {
   }
 
   /**
-   * Somebody sent a command nobody serves. If the entity exists, get it an owner: this instance when it is the
-   * preferred one (or the preferred one is unknown), else a nudge to the preferred instance.
+   * Somebody sent a command nobody serves. If the entity exists, get it an owner: when its lease holder has no
+   * NATS connection any more (killed, say) it can serve nobody, so take the entity now rather than wait out the
+   * lease; fencing makes that safe even if the holder is merely cut off. Otherwise this instance takes it when it is
+   * the preferred one (or none is known), or nudges the preferred one.
    */
   private async onOwnerWanted(entity: Entity): Promise<Reply<null>> {
     const eventId = eventIdOf(entity);
     if (eventId === undefined && entity !== QUEUE_ENTITY) throw new AppError("invalid_request");
     if (!(await entityExists(this.db, entity))) throw new AppError("not_found_concert_event");
-    if (Date.now() - (this.recentTakes.get(entity) ?? 0) < 200) return ok(null);
-    const candidates = this.stopping ? this.live.filter((id) => id !== this.instance) : this.live;
-    const preferred = preferredOwner(entity, candidates);
-    if (preferred && preferred !== this.instance) this.nc.publish(nodeSubject(preferred), encode({ entity }));
-    else if (!this.stopping) await this.serial(() => this.take(entity));
+    if (this.stopping || Date.now() - (this.lastWanted.get(entity) ?? 0) < 200) return ok(null);
+    this.lastWanted.set(entity, Date.now());
+    const holder = await leaseHolder(this.db, entity);
+    if (holder && holder.instance !== this.instance) {
+      if (await this.reachable(holder.instance)) return ok(null);
+      log.warn("lease holder is gone from NATS; taking over", { entity, holder: holder.instance });
+      await this.serial(() => this.take(entity, { fromEpoch: holder.epoch }));
+      return ok(null);
+    }
+    const preferred = preferredOwner(entity, this.live);
+    if (preferred && preferred !== this.instance) this.nc.publish(nodeSubject(preferred, "take"), encode({ entity }));
+    else await this.serial(() => this.take(entity));
     return ok(null);
+  }
+
+  /** Whether an instance still has a NATS connection: its node subject has a responder. */
+  private async reachable(instance: string): Promise<boolean> {
+    try {
+      await this.nc.request(nodeSubject(instance, "ping"), undefined, { timeout: 500 });
+      return true;
+    } catch (error) {
+      return (error as { code?: string }).code !== ErrorCode.NoResponders;
+    }
   }
 
   /** Leaves the membership and hands every owned entity to the instance that should own it next. */

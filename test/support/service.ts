@@ -52,7 +52,8 @@ export class UserClient {
   private bearer: string | undefined;
 
   constructor(
-    private readonly base: string,
+    /** The instance it talks to; a test with several instances moves it, as a load balancer would. */
+    public base: string,
     readonly userId: number,
   ) {}
 
