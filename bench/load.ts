@@ -1,5 +1,6 @@
 // The load generator: a separate process that drives the HTTP API with a fixed number of concurrent connections and
-// prints one JSON line of figures. Modes:
+// prints one JSON line of figures. `--base` may list several instances (comma-separated): jobs go round-robin over
+// them, as behind a load balancer. Modes:
 //   enter    — users 1..N each take a queue token once (tokens are written to --state)
 //   occupy   — N occupy requests, each by a random user on a random seat (winners are written to --state)
 //   checkout — every winner reserves their held seats and pays
@@ -21,7 +22,7 @@ const { values } = parseArgs({
   },
 });
 
-const base = values.base!;
+const bases = values.base!.split(",");
 const users = Number(values.users);
 const connections = Number(values.connections);
 const secret = values.secret!;
@@ -32,9 +33,9 @@ interface Outcome {
   body: any;
 }
 
-async function call(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<Outcome> {
+async function call(job: number, method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<Outcome> {
   const started = performance.now();
-  const response = await fetch(base + path, {
+  const response = await fetch(bases[job % bases.length] + path, {
     method,
     headers: body === undefined ? headers : { ...headers, "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -71,7 +72,7 @@ const bearers = await Promise.all(Array.from({ length: users }, (_, i) => signUs
 const auth = (userId: number) => ({ authorization: `Bearer ${bearers[userId - 1]}` });
 
 async function enter() {
-  const { outcomes, seconds } = await drive(users, (i) => call("POST", "/api/v1/queue/tokens", auth(i + 1)));
+  const { outcomes, seconds } = await drive(users, (i) => call(i, "POST", "/api/v1/queue/tokens", auth(i + 1)));
   const tokens = outcomes.map((o) => o.body?.data?.token ?? null);
   await Bun.write(values.state!, JSON.stringify({ tokens }));
   return summary(outcomes, seconds);
@@ -87,7 +88,7 @@ async function occupy() {
   }));
   const { outcomes, seconds } = await drive(picks.length, (i) => {
     const { userId, seatId } = picks[i]!;
-    return call("POST", `/api/v1/concert-events/${values.event}/occupy`, { ...auth(userId), "user-token": tokens[userId - 1] ?? "" }, { seatId });
+    return call(i, "POST", `/api/v1/concert-events/${values.event}/occupy`, { ...auth(userId), "user-token": tokens[userId - 1] ?? "" }, { seatId });
   });
   const winners: Record<number, number[]> = {};
   outcomes.forEach((o, i) => {
@@ -106,9 +107,9 @@ async function checkout() {
   const { outcomes, seconds } = await drive(entries.length, async (i) => {
     const { userId, seats } = entries[i]!;
     const headers = { ...auth(userId), "user-token": tokens[userId - 1]! };
-    const reserved = await call("POST", `/api/v1/concert-events/${values.event}/reserve`, headers, { seatIds: seats });
+    const reserved = await call(i, "POST", `/api/v1/concert-events/${values.event}/reserve`, headers, { seatIds: seats });
     if (reserved.status !== 200) return reserved;
-    const payment = await call("POST", "/api/v1/payments", auth(userId), { reservationId: reserved.body.data.id });
+    const payment = await call(i, "POST", "/api/v1/payments", auth(userId), { reservationId: reserved.body.data.id });
     if (payment.status === 200) paid++;
     return { ...payment, ms: payment.ms + reserved.ms };
   });

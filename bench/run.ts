@@ -4,15 +4,19 @@
 //   naive   — occupy as one row-locking transaction per request, no actors;
 //   ceiling — the same HTTP + NATS path with a responder that does no work.
 // Then it audits the database, and measures resident memory with 100 events × 1,000 seats loaded and after idle
-// actors have stopped. Options: --quick (smaller run), --only pglite|postgres.
+// actors have stopped. On the PostgreSQL server it also runs the service as 1, 2 and 3 instances behind a round-robin
+// load generator. Options: --quick (smaller run), --only pglite|postgres, --scale-only (just the instances table).
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { SQL } from "bun";
 import { freshPostgres, postgresAvailable } from "../test/support/databases";
 import { freePort, portOpen, startNatsServer, waitFor, type NatsServer } from "../test/support/nats-server";
 
-const { values } = parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string" } } });
+const { values } = parseArgs({
+  options: { quick: { type: "boolean", default: false }, only: { type: "string" }, "scale-only": { type: "boolean", default: false } },
+});
 const SECRET = "benchmark-secret";
 const SIZE = values.quick
   ? { queueUsers: 4000, rushUsers: 2000, seats: 1000, occupyRequests: 8000 }
@@ -50,9 +54,10 @@ async function serve(args: string[], env: Env, port: number) {
   };
 }
 
-async function load(port: number, mode: string, extra: Env): Promise<Load> {
+async function load(ports: number | number[], mode: string, extra: Env): Promise<Load> {
   const flags = Object.entries(extra).flatMap(([k, v]) => [`--${k}`, v]);
-  const out = await runToEnd(["bench/load.ts", "--base", `http://127.0.0.1:${port}`, "--mode", mode, "--secret", SECRET, "--connections", String(CONNECTIONS), ...flags], {});
+  const base = [ports].flat().map((port) => `http://127.0.0.1:${port}`).join(",");
+  const out = await runToEnd(["bench/load.ts", "--base", base, "--mode", mode, "--secret", SECRET, "--connections", String(CONNECTIONS), ...flags], {});
   return JSON.parse(out.split("\n").at(-1)!);
 }
 
@@ -128,6 +133,54 @@ async function rush(db: DatabaseRun, nats: NatsServer) {
   return { result, audit };
 }
 
+/** Waits until every entity has a live lease and every instance has joined. */
+async function placed(url: string, instances: number): Promise<void> {
+  const sql = new SQL(url);
+  try {
+    await waitFor(async () => {
+      const [row] = await sql.unsafe(
+        `SELECT (SELECT count(*) FROM service_instances WHERE alive_until > now())::int AS live,
+                (SELECT count(*) FROM concert_events)::int + 1 AS entities,
+                (SELECT count(*) FROM ownerships WHERE lease_until > now() AND instance IS NOT NULL)::int AS leased`,
+      );
+      return row.live === instances && row.leased === row.entities;
+    }, "ownership to settle", 30_000);
+  } finally {
+    await sql.close();
+  }
+}
+
+/** The same queue and occupy rush against 1, 2 and 3 instances sharing one NATS and one PostgreSQL server. */
+async function scaleOut(nats: NatsServer) {
+  const results: { instances: number; queue: Load; occupy: Load; audit: boolean }[] = [];
+  for (const count of [1, 2, 3]) {
+    console.error(`— ${count} instance(s) on the PostgreSQL server`);
+    const db = await freshPostgres();
+    const url = (db.target as { url: string }).url;
+    const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
+    const common: Env = { DATABASE_URL: url, NATS_URL: nats.url, AUTH_SECRET: SECRET, SEED_DEMO: "false", LOG_LEVEL: "warn", QUEUE_MAX_ACTIVE: String(SIZE.queueUsers + 10) };
+    const seeded = JSON.parse(
+      await runToEnd(["bench/seed.ts", "--events", "2", "--seats", String(SIZE.seats), "--users", String(SIZE.queueUsers), "--balance", "10000000"], common),
+    ) as { eventIds: [number, number]; seats: { first: number } };
+    const servers = await Promise.all(ports.map((port, i) => serve(["src/main.ts"], { ...common, PORT: String(port), INSTANCE_ID: `bench-${i + 1}` }, port)));
+    await placed(url, count);
+    const state = join(tmpdir(), `bench-scale-${ports[0]}.json`);
+    const occupy = (index: number, requests: number) => {
+      const first = seeded.seats.first + index * SIZE.seats;
+      return { users: String(SIZE.rushUsers), requests: String(requests), state, event: String(seeded.eventIds[index]), "first-seat": String(first), "last-seat": String(first + SIZE.seats - 1) };
+    };
+    const queue = await load(ports, "enter", { users: String(SIZE.queueUsers), state });
+    await load(ports, "occupy", occupy(1, WARMUP_REQUESTS));
+    const rushLoad = await load(ports, "occupy", occupy(0, SIZE.occupyRequests));
+    await Promise.all(servers.map((s) => s.stop()));
+    const audit = await runToEnd(["src/verify.ts"], common).then(() => true, () => false);
+    rmSync(state, { force: true });
+    await db.drop();
+    results.push({ instances: count, queue, occupy: rushLoad, audit });
+  }
+  return results;
+}
+
 async function memory(nats: NatsServer) {
   const dir = mkdtempSync(join(tmpdir(), "bench-memory-"));
   const port = await freePort();
@@ -157,7 +210,7 @@ const nats = await startNatsServer();
 const lines: string[] = [];
 try {
   console.error(`benchmark: ${SIZE.queueUsers} queue users, ${SIZE.rushUsers} rush users, ${SIZE.seats} seats, ${SIZE.occupyRequests} occupy requests, ${CONNECTIONS} connections`);
-  for (const db of await databases()) {
+  for (const db of values["scale-only"] ? [] : await databases()) {
     console.error(`— ${db.name}`);
     const { result: r, audit } = await rush(db, nats);
     await db.cleanup();
@@ -182,7 +235,17 @@ try {
     lines.push(`audit (bun run verify): ${audit.ok ? "all invariants hold" : "VIOLATIONS"}`);
     if (!audit.ok) lines.push(audit.out);
   }
-  if (values.only !== "postgres") {
+  if (values.only !== "pglite" && (await postgresAvailable())) {
+    const runs = await scaleOut(nats);
+    lines.push(`\n### Instances (PostgreSQL server, round-robin over the instances)\n`);
+    lines.push(row(["instances", "queue tokens req/s", "tokens p99 ms", "occupy req/s", "occupy p99 ms", "occupy 200", "other than 200/409", "audit"]));
+    lines.push(row(["---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]));
+    for (const { instances, queue, occupy, audit } of runs) {
+      const other = occupy.requests - (occupy.statuses["200"] ?? 0) - (occupy.statuses["409"] ?? 0);
+      lines.push(row([instances, queue.rps, queue.p99, occupy.rps, occupy.p99, occupy.statuses["200"] ?? 0, other, audit ? "clean" : "VIOLATIONS"]));
+    }
+  }
+  if (values.only !== "postgres" && !values["scale-only"]) {
     console.error("— memory");
     const m = await memory(nats);
     lines.push(`\n### Memory (PGlite, 100 events × 1,000 seats)\n`);

@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { openDatabase, type Database } from "../src/db";
-import { createEvent, seedDemo } from "../src/demo-data";
+import { createEvent } from "../src/demo-data";
 import { preferredOwner } from "../src/ownership";
 import { eventEntity, QUEUE_ENTITY } from "../src/ownership-store";
 import { freshPostgres, postgresAvailable } from "./support/databases";
@@ -45,10 +45,8 @@ describe.skipIf(!(await postgresAvailable()))("three instances on one NATS and o
     const database = await freshPostgres();
     cleanup.push(() => database.drop());
     const url = (database.target as { url: string }).url;
-    const db: Database = await openDatabase(database.target);
-    cleanup.push(() => db.close());
-    await seedDemo(db);
-    const rushEvent = await db.transaction((tx) => createEvent(tx, 1, new Date("2026-12-24T19:00:00Z"), RUSH_SEATS));
+    // The demo data has 9 events; the rush event, created once the instances run, is the 10th.
+    const rushEvent = 10;
     const rushEntity = eventEntity(rushEvent);
     const entities = [QUEUE_ENTITY, ...Array.from({ length: rushEvent }, (_, i) => eventEntity(i + 1))];
 
@@ -64,7 +62,7 @@ describe.skipIf(!(await postgresAvailable()))("three instances on one NATS and o
       DATABASE_URL: url,
       NATS_URL: nats.url,
       AUTH_SECRET: TEST_SECRET,
-      SEED_DEMO: "false",
+      SEED_DEMO: "true",
       OWNERSHIP_LEASE_SECONDS: String(LEASE_SECONDS),
       QUEUE_MAX_ACTIVE: "10000",
       RATE_LIMIT_QUEUE_PER_SECOND: "0",
@@ -78,7 +76,13 @@ describe.skipIf(!(await postgresAvailable()))("three instances on one NATS and o
       cleanup.push(() => void child.kill("SIGKILL"));
       await waitFor(() => portOpen(instance.port), `${instance.id} to listen`, 30_000);
     };
+    // All three start at once on the empty database: migrations and demo data must not collide.
     await Promise.all(instances.map(launch));
+    const db: Database = await openDatabase(database.target);
+    cleanup.push(() => db.close());
+    expect(Number((await db.query(`SELECT count(*) AS n FROM concert_events`))[0]!.n)).toBe(9);
+    // A new event gets an owner without a restart.
+    expect(await db.transaction((tx) => createEvent(tx, 1, new Date("2026-12-24T19:00:00Z"), RUSH_SEATS))).toBe(rushEvent);
 
     /** Which instance holds each entity's lease now. */
     const owners = async () => {

@@ -105,7 +105,11 @@ const MIGRATIONS: string[][] = [
 ];
 
 export async function migrate(db: Database): Promise<void> {
-  await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+  await db.transaction(async (tx) => {
+    // Instances starting together would race on CREATE TABLE IF NOT EXISTS (it is not atomic in PostgreSQL).
+    await tx.query(`SELECT pg_advisory_xact_lock(7242026)`);
+    await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
+  });
   for (const [index, statements] of MIGRATIONS.entries()) {
     const version = index + 1;
     await db.transaction(async (tx) => {
