@@ -14,10 +14,10 @@ import type { Config } from "./config";
 import type { Database } from "./db";
 import { storeCall } from "./db/port";
 import { log } from "./log";
-import { holdsExpired, observe, paidAmount, payments, timedCommit } from "./metrics";
+import { fencedCommits, holdsExpired, observe, paidAmount, payments, timedCommit } from "./metrics";
 import { addService, idOf, idsOf } from "./nats-service";
 import { eventEntity, eventIdOf as eventOfEntity, FencedError, type Entity } from "./ownership-store";
-import { settled, type OwnerHost } from "./ownership";
+import { settled, type Lease, type OwnerHost } from "./ownership";
 import { Events, type EventCommandName } from "./subjects";
 
 type EventActor = Actor<typeof concertEventMachine>;
@@ -28,9 +28,9 @@ interface Running {
   owed: Set<(reply: Reply<unknown>) => void>;
 }
 
-/** An event this instance owns: the epoch its commits carry, the NATS service that routes its commands here. */
+/** An event this instance owns: the lease (and epoch) it serves under, the NATS service that routes its commands here. */
 interface Owned {
-  epoch: number;
+  lease: Lease;
   logic: typeof concertEventMachine;
   service?: Service;
   running?: Running;
@@ -103,7 +103,10 @@ export class ConcertEventHost implements OwnerHost {
           const results = await timedCommit("concert-event", input.ops.length, () =>
             storeCall("concert-event", commitConcertEvent(db, input.key, epoch, input.ops)),
           ).catch((error) => {
-            if (error instanceof FencedError) this.fenced(eventId, epoch);
+            if (error instanceof FencedError) {
+              fencedCommits.inc({ actor: "concert-event" });
+              this.fenced(eventId, epoch);
+            }
             throw error;
           });
           input.ops.forEach((op, i) => {
@@ -117,9 +120,10 @@ export class ConcertEventHost implements OwnerHost {
     });
   }
 
-  async acquire(entity: Entity, epoch: number): Promise<void> {
+  async acquire(entity: Entity, lease: Lease): Promise<void> {
     const eventId = eventOfEntity(entity)!;
-    const owned: Owned = { epoch, logic: this.logicFor(eventId, epoch) };
+    const epoch = lease.epoch;
+    const owned: Owned = { lease, logic: this.logicFor(eventId, epoch) };
     this.owned.set(eventId, owned);
     owned.service = await addService(
       this.nc,
@@ -163,7 +167,7 @@ export class ConcertEventHost implements OwnerHost {
   /** A commit was refused: another instance owns the event now. Stop serving it; the coordinator notices too. */
   private fenced(eventId: number, epoch: number): void {
     log.warn("ownership moved on; dropping the event", { eventId, epoch });
-    if (this.owned.get(eventId)?.epoch === epoch) void this.relinquish(eventEntity(eventId), false);
+    if (this.owned.get(eventId)?.lease.epoch === epoch) void this.relinquish(eventEntity(eventId), false);
   }
 
   private actorFor(eventId: number, owned: Owned): Running {
@@ -201,7 +205,7 @@ export class ConcertEventHost implements OwnerHost {
   ask(eventId: number, command: EventRequest): Promise<Reply<unknown>> {
     return new Promise((resolve) => {
       const owned = this.owned.get(eventId);
-      if (!owned) return resolve(fail("service_unavailable"));
+      if (!owned || !owned.lease.valid()) return resolve(fail("service_unavailable"));
       const running = this.actorFor(eventId, owned);
       const replyTo = (reply: Reply<unknown>) => {
         running.owed.delete(replyTo);

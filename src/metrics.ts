@@ -72,6 +72,13 @@ export const queueAdmissions = new Counter({
   registers: [registry],
 });
 
+export const fencedCommits = new Counter({
+  name: "actor_commits_fenced_total",
+  help: "Commits the database refused because another instance had taken the actor's entity over",
+  labelNames: ["actor"],
+  registers: [registry],
+});
+
 /** Registers gauges whose values are read from a live source at scrape time. */
 export function observe(
   name: string,

@@ -110,6 +110,9 @@ export async function claim(
   options: { force?: boolean; fromEpoch?: number; onClaim?: (tx: Queryable) => Promise<void> } = {},
 ): Promise<number | undefined> {
   return db.transaction(async (tx) => {
+    // A takeover waits for the former owner's commit in flight, but not indefinitely: the coordinator that asks must
+    // get back to renewing its own leases.
+    await tx.query(`SET LOCAL lock_timeout = '1s'`);
     await tx.query(`INSERT INTO ownerships (entity) VALUES ($1) ON CONFLICT (entity) DO NOTHING`, [entity]);
     const [row] = await tx.query(
       `UPDATE ownerships SET instance = $2, epoch = epoch + 1, lease_until = ${lease("$3")}
@@ -120,7 +123,15 @@ export async function claim(
     if (!row) return undefined;
     await options.onClaim?.(tx);
     return Number(row.epoch);
+  }).catch((error) => {
+    if (isLockTimeout(error)) return undefined;
+    throw error;
   });
+}
+
+function isLockTimeout(error: unknown): boolean {
+  const { code, errno, message } = (error ?? {}) as { code?: unknown; errno?: unknown; message?: unknown };
+  return code === "55P03" || errno === "55P03" || /lock timeout/i.test(String(message));
 }
 
 /** Gives an entity up so another instance can take it at once instead of waiting out the lease. */

@@ -28,10 +28,35 @@ import {
 } from "./ownership-store";
 import { Events, Requests } from "./subjects";
 
+/**
+ * This instance's hold on one entity: the epoch its commits carry, and until when (on this process's monotonic clock)
+ * the lease is surely still its own. Commits are fenced by the database; answers straight from memory (a read, a
+ * refusal) are not, so an owner gives them only while `valid()`: one that was frozen past its lease and wakes up
+ * does not answer from a memory another instance has moved beyond.
+ */
+export class Lease {
+  constructor(
+    readonly epoch: number,
+    private validUntil: number,
+  ) {}
+
+  valid(): boolean {
+    return performance.now() < this.validUntil;
+  }
+
+  /** The database extended the lease by `leaseMs` at some moment after `askedAt`. */
+  extend(askedAt: number, leaseMs: number): void {
+    this.validUntil = askedAt + leaseMs - LEASE_MARGIN_MS;
+  }
+}
+
+/** Allowance for the local clock running slower than the database's over one lease. */
+const LEASE_MARGIN_MS = 100;
+
 /** What hosts an owned entity's actor on this instance. */
 export interface OwnerHost {
-  /** Starts serving the entity; every commit it makes from now carries `epoch`. */
-  acquire(entity: Entity, epoch: number): Promise<void>;
+  /** Starts serving the entity; every commit it makes from now carries the lease's epoch. */
+  acquire(entity: Entity, lease: Lease): Promise<void>;
   /** Stops serving it; `graceful` first answers every command already accepted. */
   relinquish(entity: Entity, graceful: boolean): Promise<void>;
 }
@@ -90,7 +115,7 @@ export async function requestOwner(subject: string, nc: NatsConnection, timeoutM
 }
 
 export class Ownership {
-  private readonly owned = new Map<Entity, number>();
+  private readonly owned = new Map<Entity, Lease>();
   private live: string[] = [];
   private chain: Promise<unknown> = Promise.resolve();
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -109,11 +134,6 @@ export class Ownership {
 
   get instance(): string {
     return this.options.instance;
-  }
-
-  /** Entities this instance owns now, with their epochs. */
-  ownedEntities(): ReadonlyMap<Entity, number> {
-    return this.owned;
   }
 
   private hostOf(entity: Entity): OwnerHost {
@@ -152,9 +172,11 @@ export class Ownership {
     if (this.stopping) return;
     const { instance, leaseMs } = this.options;
     await heartbeat(this.db, instance, leaseMs);
-    const held = await renew(this.db, instance, leaseMs, this.owned);
-    for (const [entity, epoch] of [...this.owned]) {
-      if (held.get(entity) !== epoch) await this.lose(entity, epoch);
+    const askedAt = performance.now();
+    const held = await renew(this.db, instance, leaseMs, new Map([...this.owned].map(([entity, lease]) => [entity, lease.epoch])));
+    for (const [entity, lease] of [...this.owned]) {
+      if (held.get(entity) === lease.epoch) lease.extend(askedAt, leaseMs);
+      else await this.lose(entity, lease.epoch);
     }
     await this.rebalance(false);
   }
@@ -181,11 +203,14 @@ export class Ownership {
       const released = await releaseLapsed(tx, eventId, Date.now());
       if (released > 0) log.info("released lapsed holds and reservations on taking the event", { eventId, released });
     };
+    const askedAt = performance.now();
     const epoch = await claim(this.db, this.instance, entity, this.options.leaseMs, { ...how, onClaim });
     if (epoch === undefined) return;
-    this.owned.set(entity, epoch);
+    const lease = new Lease(epoch, 0);
+    lease.extend(askedAt, this.options.leaseMs);
+    this.owned.set(entity, lease);
     try {
-      await this.hostOf(entity).acquire(entity, epoch);
+      await this.hostOf(entity).acquire(entity, lease);
     } catch (error) {
       log.warn("could not start serving an entity; giving it back", { entity, error: String(error) });
       await this.hostOf(entity).relinquish(entity, false);
@@ -199,7 +224,7 @@ export class Ownership {
 
   /** Graceful move: stop taking commands, answer those accepted, release, and tell the new owner to take it now. */
   private async handOver(entity: Entity, to: string | undefined): Promise<void> {
-    const epoch = this.owned.get(entity);
+    const epoch = this.owned.get(entity)?.epoch;
     if (epoch === undefined) return;
     await this.hostOf(entity).relinquish(entity, true);
     this.owned.delete(entity);

@@ -13,9 +13,9 @@ import type { Database } from "./db";
 import { storeCall } from "./db/port";
 import { AppError } from "./errors";
 import { log } from "./log";
-import { observe, queueAdmissions, timedCommit } from "./metrics";
+import { fencedCommits, observe, queueAdmissions, timedCommit } from "./metrics";
 import { addService, idOf } from "./nats-service";
-import { settled, type OwnerHost } from "./ownership";
+import { settled, type Lease, type OwnerHost } from "./ownership";
 import { FencedError, QUEUE_ENTITY, type Entity } from "./ownership-store";
 import { commitQueue, loadQueue } from "./queue-store";
 import { Events, Requests } from "./subjects";
@@ -39,9 +39,9 @@ function domainEvent(op: QueueOp): [string, unknown] {
   }
 }
 
-/** The queue while this instance owns it: the epoch its commits carry, and what serves it. */
+/** The queue while this instance owns it: the lease (and epoch) it serves under, and what serves it. */
 interface Owned {
-  epoch: number;
+  lease: Lease;
   logic: typeof queueAdmissionMachine;
   actor?: QueueActor;
   service?: Service;
@@ -70,7 +70,8 @@ export class QueueAdmissionHost implements OwnerHost {
         load: fromPromise<QueueSnapshot | null, { key: number }>(() => storeCall("queue", loadQueue(db))),
         commit: fromPromise(async ({ input }: { input: CommitInput<QueueOp> }) => {
           await timedCommit("queue", input.ops.length, () => storeCall("queue", commitQueue(db, epoch, input.ops))).catch((error) => {
-            if (error instanceof FencedError && this.owned?.epoch === epoch) {
+            if (error instanceof FencedError) fencedCommits.inc({ actor: "queue" });
+            if (error instanceof FencedError && this.owned?.lease.epoch === epoch) {
               log.warn("queue ownership moved on; dropping the queue", { epoch });
               void this.relinquish(QUEUE_ENTITY, false);
             }
@@ -112,15 +113,16 @@ export class QueueAdmissionHost implements OwnerHost {
 
   private ask(command: QueueRequest): Promise<Reply<unknown>> {
     const owned = this.owned;
-    if (!owned) return Promise.resolve(fail("service_unavailable"));
+    if (!owned || !owned.lease.valid()) return Promise.resolve(fail("service_unavailable"));
     owned.pending++;
     return new Promise<Reply<unknown>>((resolve) => this.actorOf(owned).send({ ...command, replyTo: resolve })).finally(() => {
       owned.pending--;
     });
   }
 
-  async acquire(_entity: Entity, epoch: number): Promise<void> {
-    const owned: Owned = { epoch, logic: this.logicFor(epoch), pending: 0 };
+  async acquire(_entity: Entity, lease: Lease): Promise<void> {
+    const epoch = lease.epoch;
+    const owned: Owned = { lease, logic: this.logicFor(epoch), pending: 0 };
     this.owned = owned;
     // Started at once: loading the queue also expires the turns that ran out while nobody owned it.
     this.actorOf(owned);

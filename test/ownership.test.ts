@@ -119,6 +119,36 @@ describe("ownership on the PostgreSQL server, concurrently", async () => {
   });
 });
 
+describe("ownership on the PostgreSQL server, a commit that never ends", async () => {
+  const cases = (await databaseCases()).filter((c) => c.name === "postgres");
+  test.skipIf(cases.length === 0)("a takeover gives up after a second instead of hanging its coordinator", async () => {
+    const opened = await cases[0]!.open();
+    const db = await openDatabase(opened.target);
+    try {
+      await seedDemo(db);
+      const entity = eventEntity(5);
+      const old = (await claim(db, "a", entity, LEASE_MS))!;
+      let fenced!: () => void;
+      const fencePassed = new Promise<void>((resolve) => (fenced = resolve));
+      // Like an owner paused in the middle of a commit.
+      const stuck = db.transaction(async (tx) => {
+        await fence(tx, entity, old);
+        fenced();
+        await Bun.sleep(1800);
+      });
+      await fencePassed;
+      const started = Date.now();
+      expect(await claim(db, "b", entity, LEASE_MS, { force: true })).toBeUndefined();
+      expect(Date.now() - started).toBeLessThan(1700);
+      await stuck;
+      expect(await claim(db, "b", entity, LEASE_MS, { force: true })).toBe(old + 1);
+    } finally {
+      await db.close();
+      await opened.drop();
+    }
+  });
+});
+
 describe("placement", () => {
   const entities = Array.from({ length: 300 }, (_, i) => eventEntity(i + 1));
 
