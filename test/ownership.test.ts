@@ -3,7 +3,7 @@
 // waits for the commit in flight. Plus the placement rule: spread, and minimal moves when an instance leaves.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { commitConcertEvent } from "../src/concert-event-store";
-import { openDatabase, type Database } from "../src/db";
+import { openDatabase, type Database, type Queryable } from "../src/db";
 import { seedDemo } from "../src/demo-data";
 import { preferredOwner } from "../src/ownership";
 import { claim, eventEntity, fence, FencedError, QUEUE_ENTITY, readPlacement, release, renew } from "../src/ownership-store";
@@ -11,6 +11,22 @@ import { commitQueue } from "../src/queue-store";
 import { databaseCases } from "./support/databases";
 
 const LEASE_MS = 300;
+
+/**
+ * Holds the entity's fence as a commit of `old` does, for `holdMs`, in a transaction of its own; resolves `fenced`
+ * once the fence is taken, and `done` when that commit ends (after `write`, if given).
+ */
+function commitInFlight(db: Database, entity: string, old: number, holdMs: number, write?: (tx: Queryable) => Promise<unknown>) {
+  let taken!: () => void;
+  const fenced = new Promise<void>((resolve) => (taken = resolve));
+  const done = db.transaction(async (tx) => {
+    await fence(tx, entity, old);
+    taken();
+    await Bun.sleep(holdMs);
+    await write?.(tx);
+  });
+  return { fenced, done };
+}
 
 for (const dbCase of await databaseCases()) {
   describe(`ownership leases on ${dbCase.name}`, () => {
@@ -78,76 +94,45 @@ for (const dbCase of await databaseCases()) {
       await release(db, "a", entity, epoch);
       expect(await claim(db, "b", entity, LEASE_MS)).toBe(epoch + 1);
     });
-  });
-}
 
-describe("ownership on the PostgreSQL server, concurrently", async () => {
-  const cases = (await databaseCases()).filter((c) => c.name === "postgres");
-  test.skipIf(cases.length === 0)("a takeover waits for the former owner's commit in flight, which then lands first", async () => {
-    const opened = await cases[0]!.open();
-    const db = await openDatabase(opened.target);
-    try {
-      await seedDemo(db);
+    // Several connections, like several instances: PGlite has one.
+    test.skipIf(dbCase.name !== "postgres")("a takeover waits for the former owner's commit in flight, which then lands first", async () => {
       const entity = eventEntity(4);
       const old = (await claim(db, "a", entity, LEASE_MS))!;
       const order: string[] = [];
-      let fenced!: () => void;
-      const fencePassed = new Promise<void>((resolve) => (fenced = resolve));
-      const slowCommit = db.transaction(async (tx) => {
-        await fence(tx, entity, old);
-        fenced();
-        await Bun.sleep(300);
-        await tx.query(`UPDATE seats SET status = 'HELD', user_id = 9, hold_expires_at = now() + interval '1 minute'
-                         WHERE id = (SELECT min(id) FROM seats WHERE concert_event_id = 4)`);
+      const seatSql = `(SELECT min(id) FROM seats WHERE concert_event_id = 4)`;
+      const slowCommit = commitInFlight(db, entity, old, 300, async (tx) => {
+        await tx.query(`UPDATE seats SET status = 'HELD', user_id = 9, hold_expires_at = now() + interval '1 minute' WHERE id = ${seatSql}`);
         order.push("old owner committed");
       });
-      await fencePassed;
+      await slowCommit.fenced;
       const takeover = claim(db, "b", entity, LEASE_MS, { force: true }).then((epoch) => {
         order.push("takeover");
         return epoch;
       });
-      await Promise.all([slowCommit, takeover]);
+      await Promise.all([slowCommit.done, takeover]);
       expect(order).toEqual(["old owner committed", "takeover"]);
       expect(await takeover).toBe(old + 1);
       // The new owner loads after the takeover, so it sees the old owner's last write.
-      const [row] = await db.query(`SELECT status FROM seats WHERE id = (SELECT min(id) FROM seats WHERE concert_event_id = 4)`);
+      const [row] = await db.query(`SELECT status FROM seats WHERE id = ${seatSql}`);
       expect(row!.status).toBe("HELD");
-    } finally {
-      await db.close();
-      await opened.drop();
-    }
-  });
-});
+    });
 
-describe("ownership on the PostgreSQL server, a commit that never ends", async () => {
-  const cases = (await databaseCases()).filter((c) => c.name === "postgres");
-  test.skipIf(cases.length === 0)("a takeover gives up after a second instead of hanging its coordinator", async () => {
-    const opened = await cases[0]!.open();
-    const db = await openDatabase(opened.target);
-    try {
-      await seedDemo(db);
+    test.skipIf(dbCase.name !== "postgres")("a takeover gives up after a second instead of hanging its coordinator", async () => {
       const entity = eventEntity(5);
       const old = (await claim(db, "a", entity, LEASE_MS))!;
-      let fenced!: () => void;
-      const fencePassed = new Promise<void>((resolve) => (fenced = resolve));
       // Like an owner paused in the middle of a commit.
-      const stuck = db.transaction(async (tx) => {
-        await fence(tx, entity, old);
-        fenced();
-        await Bun.sleep(1800);
-      });
-      await fencePassed;
+      const stuck = commitInFlight(db, entity, old, 1800);
+      await stuck.fenced;
       const started = Date.now();
       expect(await claim(db, "b", entity, LEASE_MS, { force: true })).toBeUndefined();
       expect(Date.now() - started).toBeLessThan(1700);
-      await stuck;
+      await stuck.done;
       expect(await claim(db, "b", entity, LEASE_MS, { force: true })).toBe(old + 1);
-    } finally {
-      await db.close();
-      await opened.drop();
-    }
+    });
   });
-});
+}
+
 
 describe("placement", () => {
   const entities = Array.from({ length: 300 }, (_, i) => eventEntity(i + 1));
