@@ -48,6 +48,11 @@ export class Lease {
   extend(askedAt: number, leaseMs: number): void {
     this.validUntil = askedAt + leaseMs - LEASE_MARGIN_MS;
   }
+
+  /** Not to be trusted until the next renewal says it is still ours. */
+  suspend(): void {
+    this.validUntil = 0;
+  }
 }
 
 /** Allowance for the local clock running slower than the database's over one lease. */
@@ -161,10 +166,24 @@ export class Ownership {
     this.service = await addService(this.nc, "ownership", "단일 소유 액터의 소유권 배정", [
       { name: "claim", subject: Requests.claimOwner, handle: (request) => this.onOwnerWanted(String(request.entity ?? "")) },
     ]);
+    this.watchConnection();
     await this.serial(() => this.rebalance(exclusive));
     this.timer = setInterval(() => {
       void this.serial(() => this.tick()).catch((error) => log.warn("ownership tick failed", { error: String(error) }));
     }, Math.max(100, Math.floor(leaseMs / 4)));
+  }
+
+  /**
+   * Cut off from NATS, this instance looks dead to the others, who may take its entities over at once (see
+   * onOwnerWanted); until a renewal proves otherwise, it must not answer from memory when it reconnects.
+   */
+  private watchConnection(): void {
+    void (async () => {
+      for await (const status of this.nc.status()) {
+        if (status.type !== "disconnect") continue;
+        for (const lease of this.owned.values()) lease.suspend();
+      }
+    })();
   }
 
   /** Renews membership and leases, drops what was taken over, then takes and hands over toward the preferred owners. */

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { commitConcertEvent } from "../src/concert-event-store";
 import { openDatabase, type Database, type Queryable } from "../src/db";
 import { seedDemo } from "../src/demo-data";
-import { preferredOwner } from "../src/ownership";
+import { Lease, preferredOwner } from "../src/ownership";
 import { claim, eventEntity, fence, FencedError, QUEUE_ENTITY, readPlacement, release, renew } from "../src/ownership-store";
 import { commitQueue } from "../src/queue-store";
 import { databaseCases } from "./support/databases";
@@ -133,6 +133,20 @@ for (const dbCase of await databaseCases()) {
   });
 }
 
+
+describe("a lease on this instance's clock", () => {
+  test("is trusted until the lease minus a margin has passed since the renewal was asked, and not once suspended", async () => {
+    const lease = new Lease(3, 0);
+    expect(lease.valid()).toBe(false);
+    lease.extend(performance.now(), 300);
+    expect(lease.valid()).toBe(true);
+    await Bun.sleep(250);
+    expect(lease.valid()).toBe(false);
+    lease.extend(performance.now(), 1000);
+    lease.suspend();
+    expect(lease.valid()).toBe(false);
+  });
+});
 
 describe("placement", () => {
   const entities = Array.from({ length: 300 }, (_, i) => eventEntity(i + 1));
