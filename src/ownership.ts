@@ -80,7 +80,7 @@ export async function settled(done: () => boolean, limitMs: number): Promise<voi
 }
 
 /** Where an instance takes nudges (`take`) and answers liveness checks (`ping`). */
-const nodeSubject = (instance: string, what: "take" | "ping") => `rsv.ownership.node.${instance.replace(/[^A-Za-z0-9_-]/g, "_")}.${what}`;
+const nodeSubject = (instance: string, what: "take" | "ping" | "*") => `rsv.ownership.node.${instance.replace(/[^A-Za-z0-9_-]/g, "_")}.${what}`;
 
 /**
  * Rendezvous (highest random weight) hashing: every instance computes the same owner from the same membership, and
@@ -94,6 +94,15 @@ export function preferredOwner(entity: Entity, live: readonly string[]): string 
     if (score > bestScore) [best, bestScore] = [instance, score];
   }
   return best;
+}
+
+function entityOfNudge(data: Uint8Array): Entity | undefined {
+  try {
+    const entity = decode<{ entity?: unknown }>(data).entity;
+    return typeof entity === "string" && (entity === QUEUE_ENTITY || eventIdOf(entity) !== undefined) ? entity : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The entity a request subject is for: `rsv.event.<id>.*` → an event, `rsv.queue.*` → the queue. */
@@ -137,7 +146,7 @@ export class Ownership {
     private readonly hosts: { events: OwnerHost; queue: OwnerHost },
   ) {}
 
-  get instance(): string {
+  private get instance(): string {
     return this.options.instance;
   }
 
@@ -155,11 +164,12 @@ export class Ownership {
   async start(): Promise<void> {
     const { instance, leaseMs, exclusive } = this.options;
     await heartbeat(this.db, instance, leaseMs);
-    this.nudges = this.nc.subscribe(nodeSubject(instance, "take").replace(/take$/, "*"), {
+    this.nudges = this.nc.subscribe(nodeSubject(instance, "*"), {
       callback: (error, msg) => {
         if (error) return;
         if (msg.subject.endsWith(".ping")) return void msg.respond();
-        const { entity } = decode<{ entity: Entity }>(msg.data);
+        const entity = entityOfNudge(msg.data);
+        if (!entity) return;
         void this.serial(() => this.take(entity)).catch((e) => log.warn("taking an entity failed", { entity, error: String(e) }));
       },
     });
