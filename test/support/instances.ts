@@ -76,8 +76,8 @@ export class Rush {
   readonly tokenUsedUp = new Set<number>();
   private stopped = false;
   private running: Promise<unknown> | undefined;
-  /** Called with the time of every 200 hold. */
-  onHold: (at: number) => void = () => {};
+  /** Called for every 200 hold with when it was asked for and when it was answered. */
+  onHold: (sentAt: number, at: number) => void = () => {};
 
   constructor(
     private readonly users: UserClient[],
@@ -129,9 +129,10 @@ export class Rush {
     for (let n = i; !this.stopped; n++) {
       u.base = this.pick(n);
       const seatId = this.seats.first + ((i * 37 + n * 11) % this.seats.count);
+      const sentAt = Date.now();
       const held = await this.step(u, "POST", `/api/v1/concert-events/${this.eventId}/occupy`, { seatId });
       if (held?.status !== 200) continue;
-      this.onHold(Date.now());
+      this.onHold(sentAt, Date.now());
       const holder = this.holds.get(seatId);
       if (holder !== undefined && holder !== u.userId) this.doubleBooked.push(seatId);
       this.holds.set(seatId, u.userId);
