@@ -14,10 +14,10 @@ import type { Config } from "./config";
 import type { Database } from "./db";
 import { storeCall } from "./db/port";
 import { log } from "./log";
-import { fencedCommits, holdsExpired, observe, paidAmount, payments, timedCommit } from "./metrics";
+import { holdsExpired, observe, paidAmount, payments, timedCommit } from "./metrics";
 import { addService, idOf, idsOf } from "./nats-service";
-import { eventEntity, eventIdOf as eventOfEntity, FencedError, type Entity } from "./ownership-store";
-import { settled, type Lease, type OwnerHost } from "./ownership";
+import { eventEntity, eventIdOf as eventOfEntity, type Entity } from "./ownership-store";
+import { settled, whenFenced, type Lease, type OwnerHost } from "./ownership";
 import { Events, type EventCommandName } from "./subjects";
 
 type EventActor = Actor<typeof concertEventMachine>;
@@ -93,22 +93,16 @@ export class ConcertEventHost implements OwnerHost {
     this.observeActors();
   }
 
-  /** The actor logic for one ownership: every commit it makes is fenced by this epoch. */
-  private logicFor(eventId: number, epoch: number) {
+  /** The actor logic for one ownership: every commit it makes is fenced by the lease's epoch. */
+  private logicFor(eventId: number, lease: Lease) {
     const { db, bus } = this;
     return concertEventMachine.provide({
       actors: {
         load: fromPromise(({ input }: { input: { key: number } }) => storeCall("concert-event", loadConcertEvent(db, input.key))),
         commit: fromPromise(async ({ input }: { input: CommitInput }) => {
           const results = await timedCommit("concert-event", input.ops.length, () =>
-            storeCall("concert-event", commitConcertEvent(db, input.key, epoch, input.ops)),
-          ).catch((error) => {
-            if (error instanceof FencedError) {
-              fencedCommits.inc({ actor: "concert-event" });
-              this.fenced(eventId, epoch);
-            }
-            throw error;
-          });
+            storeCall("concert-event", commitConcertEvent(db, input.key, lease.epoch, input.ops)),
+          ).catch(whenFenced(lease, "concert-event", eventEntity(eventId)));
           input.ops.forEach((op, i) => {
             const result = results[i] ?? null;
             count(op, result);
@@ -122,8 +116,7 @@ export class ConcertEventHost implements OwnerHost {
 
   async acquire(entity: Entity, lease: Lease): Promise<void> {
     const eventId = eventOfEntity(entity)!;
-    const epoch = lease.epoch;
-    const owned: Owned = { lease, logic: this.logicFor(eventId, epoch) };
+    const owned: Owned = { lease, logic: this.logicFor(eventId, lease) };
     this.owned.set(eventId, owned);
     owned.service = await addService(
       this.nc,
@@ -134,7 +127,7 @@ export class ConcertEventHost implements OwnerHost {
         subject: `rsv.event.${eventId}.${name}`,
         handle: (request) => this.ask(eventId, commandOf(name, request)),
       })),
-      { event: String(eventId), instance: this.instance, epoch: String(epoch) },
+      { event: String(eventId), instance: this.instance, epoch: String(lease.epoch) },
     );
   }
 
@@ -162,12 +155,6 @@ export class ConcertEventHost implements OwnerHost {
     owned.running = undefined;
     running.actor.stop();
     for (const reply of running.owed) reply(fail("service_unavailable"));
-  }
-
-  /** A commit was refused: another instance owns the event now. Stop serving it; the coordinator notices too. */
-  private fenced(eventId: number, epoch: number): void {
-    log.warn("ownership moved on; dropping the event", { eventId, epoch });
-    if (this.owned.get(eventId)?.lease.epoch === epoch) void this.relinquish(eventEntity(eventId), false);
   }
 
   private actorFor(eventId: number, owned: Owned): Running {

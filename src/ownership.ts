@@ -11,12 +11,14 @@ import { releaseLapsed } from "./concert-event-store";
 import type { Database } from "./db";
 import { AppError } from "./errors";
 import { log } from "./log";
+import { fencedCommits } from "./metrics";
 import { addService } from "./nats-service";
 import {
   claim,
   entityExists,
   eventEntity,
   eventIdOf,
+  FencedError,
   heartbeat,
   leaseHolder,
   leave,
@@ -57,6 +59,21 @@ export class Lease {
 
 /** Allowance for the local clock running slower than the database's over one lease. */
 const LEASE_MARGIN_MS = 100;
+
+/**
+ * For an actor's commit adapter: a commit the database refused means another instance owns the entity now. Stop
+ * answering at once; the coordinator's next renewal finds the lease gone and stops serving the entity.
+ */
+export function whenFenced(lease: Lease, actor: string, entity: Entity) {
+  return (error: unknown): never => {
+    if (error instanceof FencedError) {
+      fencedCommits.inc({ actor });
+      lease.suspend();
+      log.warn("commit refused: ownership moved on", { entity, epoch: lease.epoch });
+    }
+    throw error;
+  };
+}
 
 /** What hosts an owned entity's actor on this instance. */
 export interface OwnerHost {

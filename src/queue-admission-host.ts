@@ -13,10 +13,10 @@ import type { Database } from "./db";
 import { storeCall } from "./db/port";
 import { AppError } from "./errors";
 import { log } from "./log";
-import { fencedCommits, observe, queueAdmissions, timedCommit } from "./metrics";
+import { observe, queueAdmissions, timedCommit } from "./metrics";
 import { addService, idOf } from "./nats-service";
-import { settled, type Lease, type OwnerHost } from "./ownership";
-import { FencedError, QUEUE_ENTITY, type Entity } from "./ownership-store";
+import { settled, whenFenced, type Lease, type OwnerHost } from "./ownership";
+import { QUEUE_ENTITY, type Entity } from "./ownership-store";
 import { commitQueue, loadQueue } from "./queue-store";
 import { Events, Requests } from "./subjects";
 
@@ -63,20 +63,15 @@ export class QueueAdmissionHost implements OwnerHost {
     this.observeQueue();
   }
 
-  private logicFor(epoch: number) {
+  private logicFor(lease: Lease) {
     const { db, bus } = this;
     return queueAdmissionMachine.provide({
       actors: {
         load: fromPromise<QueueSnapshot | null, { key: number }>(() => storeCall("queue", loadQueue(db))),
         commit: fromPromise(async ({ input }: { input: CommitInput<QueueOp> }) => {
-          await timedCommit("queue", input.ops.length, () => storeCall("queue", commitQueue(db, epoch, input.ops))).catch((error) => {
-            if (error instanceof FencedError) fencedCommits.inc({ actor: "queue" });
-            if (error instanceof FencedError && this.owned?.lease.epoch === epoch) {
-              log.warn("queue ownership moved on; dropping the queue", { epoch });
-              void this.relinquish(QUEUE_ENTITY, false);
-            }
-            throw error;
-          });
+          await timedCommit("queue", input.ops.length, () => storeCall("queue", commitQueue(db, lease.epoch, input.ops))).catch(
+            whenFenced(lease, "queue", QUEUE_ENTITY),
+          );
           for (const op of input.ops) {
             if (op.type === "activated" || (op.type === "issued" && op.status === "ACTIVE")) queueAdmissions.inc();
             bus.publish(...domainEvent(op));
@@ -121,8 +116,7 @@ export class QueueAdmissionHost implements OwnerHost {
   }
 
   async acquire(_entity: Entity, lease: Lease): Promise<void> {
-    const epoch = lease.epoch;
-    const owned: Owned = { lease, logic: this.logicFor(epoch), pending: 0 };
+    const owned: Owned = { lease, logic: this.logicFor(lease), pending: 0 };
     this.owned = owned;
     // Started at once: loading the queue also expires the turns that ran out while nobody owned it.
     this.actorOf(owned);
@@ -143,7 +137,7 @@ export class QueueAdmissionHost implements OwnerHost {
         { name: "status", subject: Requests.queueStatus, handle: (r) => this.ask({ type: "status", userId: idOf(r, "userId"), token: tokenOf(r) }) },
         { name: "leave", subject: Requests.queueLeave, handle: (r) => this.ask({ type: "leave", userId: idOf(r, "userId"), token: tokenOf(r) }) },
       ],
-      { instance: this.instance, epoch: String(epoch) },
+      { instance: this.instance, epoch: String(lease.epoch) },
     );
   }
 
