@@ -40,7 +40,7 @@ function instanceName(config: Config): string {
 
 export async function startService(config: Config): Promise<RunningService> {
   if (config.authSecretIsDevelopment) log.warn("AUTH_SECRET is not set: using the development secret");
-  const db = await openDatabase(config.database);
+  const db = await openDatabase(config.database, config.ownershipLeaseMs);
   if (config.seedDemo && (await seedDemo(db))) log.info("demo concerts loaded");
   const bus = await connectBus(config.natsServers, config.requestTimeoutMs, { whenNoResponder: requestOwner });
   const instance = instanceName(config);

@@ -24,7 +24,8 @@ describe.skipIf(!(await postgresAvailable()))("a paused owner on the PostgreSQL 
   });
 
   test("is fenced off: the event moves, and comes back, without a double booking or a stale answer", async () => {
-    const nats = await startNatsServer();
+    // The server drops a client that misses two pings a second apart, as the README's deployment advises.
+    const nats = await startNatsServer({ pingSeconds: 1 });
     cleanup.push(() => nats.stop());
     const database = await freshPostgres();
     cleanup.push(() => database.drop());

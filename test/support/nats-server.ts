@@ -1,6 +1,6 @@
 // Starts a private nats-server on a free loopback port, for tests that must not share (or that kill) their NATS.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -42,12 +42,19 @@ export interface NatsServer {
 
 const BINARY = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"].find((p) => Bun.file(p).size > 0) ?? "nats-server";
 
-export async function startNatsServer(): Promise<NatsServer> {
+/** `pingSeconds`: how often the server pings its clients (it drops one that misses two), instead of two minutes. */
+export async function startNatsServer(options: { pingSeconds?: number } = {}): Promise<NatsServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "nats-test-"));
+  const args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir];
+  if (options.pingSeconds) {
+    const config = join(dir, "server.conf");
+    writeFileSync(config, `ping_interval: "${options.pingSeconds}s"\nping_max: 2\n`);
+    args.push("-c", config);
+  }
   let child: ChildProcess | undefined;
   const launch = async () => {
-    child = spawn(BINARY, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir], { stdio: "ignore" });
+    child = spawn(BINARY, args, { stdio: "ignore" });
     await waitFor(() => portOpen(port), `nats-server on ${port}`);
   };
   const kill = async () => {
