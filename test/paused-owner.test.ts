@@ -8,14 +8,14 @@ import { openDatabase } from "../src/db";
 import { createEvent } from "../src/demo-data";
 import { preferredOwner } from "../src/ownership";
 import { eventEntity, QUEUE_ENTITY } from "../src/ownership-store";
-import { freshPostgres, postgresAvailable } from "./support/databases";
-import { instanceNames, instances, owners, placedAsPreferred, Rush, verifyPasses } from "./support/instances";
-import { startNatsServer, waitFor } from "./support/nats-server";
+import { postgresAvailable } from "./support/databases";
+import { entitiesUpTo, instanceNames, instances, owners, placedAsPreferred, Rush, sharedBackends, verifyPasses } from "./support/instances";
+import { waitFor } from "./support/nats-server";
 
 // A big event of its own after the 9 demo events, so the rush is still on when the owner wakes up.
 const EVENT = 10;
 const SEATS = 2000;
-const ENTITIES = [QUEUE_ENTITY, ...Array.from({ length: EVENT }, (_, i) => eventEntity(i + 1))];
+const ENTITIES = entitiesUpTo(EVENT);
 
 describe.skipIf(!(await postgresAvailable()))("a paused owner on the PostgreSQL server", () => {
   const cleanup: (() => unknown)[] = [];
@@ -25,18 +25,14 @@ describe.skipIf(!(await postgresAvailable()))("a paused owner on the PostgreSQL 
 
   test("is fenced off: the event moves, and comes back, without a double booking or a stale answer", async () => {
     // The server drops a client that misses two pings a second apart, as the README's deployment advises.
-    const nats = await startNatsServer({ pingSeconds: 1 });
-    cleanup.push(() => nats.stop());
-    const database = await freshPostgres();
-    cleanup.push(() => database.drop());
-    const url = (database.target as { url: string }).url;
+    const { natsUrl, target, url } = await sharedBackends(cleanup, { pingSeconds: 1 });
     // The first instance owns the rush event, the second the queue, so admissions go on while the first is frozen.
     const ids = instanceNames(2, (ids) => preferredOwner(eventEntity(EVENT), ids) === ids[0] && preferredOwner(QUEUE_ENTITY, ids) === ids[1]);
-    const env = { DATABASE_URL: url, NATS_URL: nats.url, OWNERSHIP_LEASE_SECONDS: "2", REQUEST_TIMEOUT_MS: "1000", QUEUE_MAX_ACTIVE: "10000", RATE_LIMIT_QUEUE_PER_SECOND: "0", RATE_LIMIT_OCCUPY_PER_SECOND: "0" };
+    const env = { DATABASE_URL: url, NATS_URL: natsUrl, OWNERSHIP_LEASE_SECONDS: "2", REQUEST_TIMEOUT_MS: "1000", QUEUE_MAX_ACTIVE: "10000", RATE_LIMIT_QUEUE_PER_SECOND: "0", RATE_LIMIT_OCCUPY_PER_SECOND: "0" };
     const [paused, other] = await instances(ids, env, cleanup);
     await paused!.launch();
     await other!.launch();
-    const db = await openDatabase(database.target);
+    const db = await openDatabase(target);
     cleanup.push(() => db.close());
     expect(await db.transaction((tx) => createEvent(tx, 1, new Date("2026-12-24T19:00:00Z"), SEATS))).toBe(EVENT);
     await waitFor(() => placedAsPreferred(db, ENTITIES, [paused!, other!]), "the preferred placement", 15_000);

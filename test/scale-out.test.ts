@@ -7,9 +7,9 @@ import { openDatabase, type Database } from "../src/db";
 import { createEvent } from "../src/demo-data";
 import { preferredOwner } from "../src/ownership";
 import { eventEntity, QUEUE_ENTITY } from "../src/ownership-store";
-import { freshPostgres, postgresAvailable } from "./support/databases";
-import { instanceNames, instances, owners, placedAsPreferred, Rush, verifyPasses, type Instance } from "./support/instances";
-import { startNatsServer, waitFor } from "./support/nats-server";
+import { postgresAvailable } from "./support/databases";
+import { entitiesUpTo, instanceNames, instances, owners, placedAsPreferred, Rush, sharedBackends, verifyPasses, type Instance } from "./support/instances";
+import { waitFor } from "./support/nats-server";
 import { UserClient } from "./support/service";
 
 const LEASE_SECONDS = 2;
@@ -17,7 +17,7 @@ const RUSH_SEATS = 400;
 // The demo data has 9 events; the rush event, created once the instances run, is the 10th.
 const RUSH_EVENT = 10;
 const RUSH_ENTITY = eventEntity(RUSH_EVENT);
-const ENTITIES = [QUEUE_ENTITY, ...Array.from({ length: RUSH_EVENT }, (_, i) => eventEntity(i + 1))];
+const ENTITIES = entitiesUpTo(RUSH_EVENT);
 
 describe.skipIf(!(await postgresAvailable()))("three instances on one NATS and one PostgreSQL server", () => {
   const cleanup: (() => unknown)[] = [];
@@ -26,22 +26,18 @@ describe.skipIf(!(await postgresAvailable()))("three instances on one NATS and o
   });
 
   test("routing, spread, failover after SIGKILL, hand-over on SIGTERM, rebalancing on rejoin", async () => {
-    const nats = await startNatsServer();
-    cleanup.push(() => nats.stop());
-    const database = await freshPostgres();
-    cleanup.push(() => database.drop());
-    const url = (database.target as { url: string }).url;
+    const { natsUrl, target, url } = await sharedBackends(cleanup);
 
     // The rush event and the queue share a preferred owner, which the test kills; the rest spreads over all three.
     const ids = instanceNames(3, (ids) => {
       const spread = new Set(ENTITIES.map((e) => preferredOwner(e, ids)));
       return spread.size === 3 && preferredOwner(RUSH_ENTITY, ids) === preferredOwner(QUEUE_ENTITY, ids);
     });
-    const env = { DATABASE_URL: url, NATS_URL: nats.url, SEED_DEMO: "true", OWNERSHIP_LEASE_SECONDS: String(LEASE_SECONDS), QUEUE_MAX_ACTIVE: "10000", RATE_LIMIT_QUEUE_PER_SECOND: "0", RATE_LIMIT_OCCUPY_PER_SECOND: "0" };
+    const env = { DATABASE_URL: url, NATS_URL: natsUrl, SEED_DEMO: "true", OWNERSHIP_LEASE_SECONDS: String(LEASE_SECONDS), QUEUE_MAX_ACTIVE: "10000", RATE_LIMIT_QUEUE_PER_SECOND: "0", RATE_LIMIT_OCCUPY_PER_SECOND: "0" };
     const all = await instances(ids, env, cleanup);
     // All three start at once on the empty database: migrations and demo data must not collide.
     await Promise.all(all.map((i) => i.launch()));
-    const db: Database = await openDatabase(database.target);
+    const db: Database = await openDatabase(target);
     cleanup.push(() => db.close());
     expect(Number((await db.query(`SELECT count(*) AS n FROM concert_events`))[0]!.n)).toBe(9);
     // A new event gets an owner without a restart.

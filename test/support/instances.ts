@@ -4,8 +4,22 @@ import { expect } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import type { Database } from "../../src/db";
 import { preferredOwner } from "../../src/ownership";
-import { freePort, portOpen, waitFor } from "./nats-server";
+import { eventEntity, QUEUE_ENTITY } from "../../src/ownership-store";
+import { freshPostgres } from "./databases";
+import { freePort, portOpen, startNatsServer, waitFor } from "./nats-server";
 import { TEST_SECRET, UserClient, type Response } from "./service";
+
+/** A private nats-server and a fresh database on the PostgreSQL server, both removed by `cleanup`. */
+export async function sharedBackends(cleanup: (() => unknown)[], nats: { pingSeconds?: number } = {}) {
+  const server = await startNatsServer(nats);
+  cleanup.push(() => server.stop());
+  const database = await freshPostgres();
+  cleanup.push(() => database.drop());
+  return { natsUrl: server.url, target: database.target, url: (database.target as { url: string }).url };
+}
+
+/** Every entity that needs an owner when events 1..lastEvent exist. */
+export const entitiesUpTo = (lastEvent: number): string[] => [QUEUE_ENTITY, ...Array.from({ length: lastEvent }, (_, i) => eventEntity(i + 1))];
 
 export interface Instance {
   id: string;
