@@ -6,6 +6,7 @@
 //   checkout — every winner reserves their held seats and pays
 import { parseArgs } from "node:util";
 import { signUserToken } from "../src/auth";
+import { KeepAliveClient } from "./keep-alive-client";
 
 const { values } = parseArgs({
   options: {
@@ -33,31 +34,32 @@ interface Outcome {
   body: any;
 }
 
-async function call(job: number, method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<Outcome> {
+async function call(client: KeepAliveClient, method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<Outcome> {
   const started = performance.now();
-  const response = await fetch(bases[job % bases.length] + path, {
-    method,
-    headers: body === undefined ? headers : { ...headers, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, ms: performance.now() - started, body: text ? JSON.parse(text) : undefined };
+  const reply = await client.request(method, path, headers, body === undefined ? undefined : JSON.stringify(body));
+  return { status: reply.status, ms: performance.now() - started, body: reply.body ? JSON.parse(reply.body) : undefined };
 }
 
-/** Runs `count` jobs over `connections` concurrent workers and returns every outcome with the wall time. */
-async function drive(count: number, job: (index: number) => Promise<Outcome>) {
+/**
+ * Runs `count` jobs over `connections` concurrent keep-alive connections and returns every outcome with the wall
+ * time. Connections are spread round-robin over the bases, as a load balancer would.
+ */
+async function drive(count: number, job: (index: number, client: KeepAliveClient) => Promise<Outcome>) {
   const outcomes: Outcome[] = new Array(count);
   let next = 0;
+  const clients = Array.from({ length: Math.min(connections, count) }, (_, i) => new KeepAliveClient(new URL(bases[i % bases.length]!)));
   const started = performance.now();
   await Promise.all(
-    Array.from({ length: Math.min(connections, count) }, async () => {
+    clients.map(async (client) => {
       while (next < count) {
         const index = next++;
-        outcomes[index] = await job(index);
+        outcomes[index] = await job(index, client);
       }
     }),
   );
-  return { outcomes, seconds: (performance.now() - started) / 1000 };
+  const seconds = (performance.now() - started) / 1000;
+  for (const client of clients) client.close();
+  return { outcomes, seconds };
 }
 
 function summary(outcomes: Outcome[], seconds: number) {
@@ -72,7 +74,7 @@ const bearers = await Promise.all(Array.from({ length: users }, (_, i) => signUs
 const auth = (userId: number) => ({ authorization: `Bearer ${bearers[userId - 1]}` });
 
 async function enter() {
-  const { outcomes, seconds } = await drive(users, (i) => call(i, "POST", "/api/v1/queue/tokens", auth(i + 1)));
+  const { outcomes, seconds } = await drive(users, (i, client) => call(client, "POST", "/api/v1/queue/tokens", auth(i + 1)));
   const tokens = outcomes.map((o) => o.body?.data?.token ?? null);
   await Bun.write(values.state!, JSON.stringify({ tokens }));
   return summary(outcomes, seconds);
@@ -86,9 +88,9 @@ async function occupy() {
     userId: 1 + Math.floor(Math.random() * users),
     seatId: first + Math.floor(Math.random() * span),
   }));
-  const { outcomes, seconds } = await drive(picks.length, (i) => {
+  const { outcomes, seconds } = await drive(picks.length, (i, client) => {
     const { userId, seatId } = picks[i]!;
-    return call(i, "POST", `/api/v1/concert-events/${values.event}/occupy`, { ...auth(userId), "user-token": tokens[userId - 1] ?? "" }, { seatId });
+    return call(client, "POST", `/api/v1/concert-events/${values.event}/occupy`, { ...auth(userId), "user-token": tokens[userId - 1] ?? "" }, { seatId });
   });
   const winners: Record<number, number[]> = {};
   outcomes.forEach((o, i) => {
@@ -104,12 +106,12 @@ async function checkout() {
   const { tokens, winners } = (await Bun.file(values.state!).json()) as { tokens: string[]; winners: Record<string, number[]> };
   const entries = Object.entries(winners).map(([user, seats]) => ({ userId: Number(user), seats }));
   let paid = 0;
-  const { outcomes, seconds } = await drive(entries.length, async (i) => {
+  const { outcomes, seconds } = await drive(entries.length, async (i, client) => {
     const { userId, seats } = entries[i]!;
     const headers = { ...auth(userId), "user-token": tokens[userId - 1]! };
-    const reserved = await call(i, "POST", `/api/v1/concert-events/${values.event}/reserve`, headers, { seatIds: seats });
+    const reserved = await call(client, "POST", `/api/v1/concert-events/${values.event}/reserve`, headers, { seatIds: seats });
     if (reserved.status !== 200) return reserved;
-    const payment = await call(i, "POST", "/api/v1/payments", auth(userId), { reservationId: reserved.body.data.id });
+    const payment = await call(client, "POST", "/api/v1/payments", auth(userId), { reservationId: reserved.body.data.id });
     if (payment.status === 200) paid++;
     return { ...payment, ms: payment.ms + reserved.ms };
   });
