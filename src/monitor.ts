@@ -4,7 +4,7 @@
 //   bun run monitor -- --summary     per event: seats available/held/reserved/sold, and the queue; every second
 //   add --once to print one summary and exit, --count N to stop after N events.
 import { parseArgs } from "node:util";
-import { connect } from "nats";
+import { connectNats } from "./nats-connection";
 import { decode, unwrap, type Reply } from "./codec";
 import { loadConfig } from "./config";
 import { Requests, type SaleSummary } from "./subjects";
@@ -18,7 +18,7 @@ const { values } = parseArgs({
   },
 });
 
-const nc = await connect({ servers: loadConfig().natsServers, name: "concert-monitor" });
+const nc = await connectNats({ servers: loadConfig().natsServers, name: "concert-monitor" });
 
 /** One line for one event: the fields operators look for first, then whatever else it carries. */
 function describe(subject: string, body: Record<string, unknown>): string {
