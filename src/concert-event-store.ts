@@ -3,7 +3,7 @@
 // batch fails, and the actor reloads instead of drifting from what is stored.
 import type { EventOp, InventorySnapshot, OpResult, Reservation, Seat, SeatStatus } from "../actors/seat-inventory";
 import type { Database, Queryable } from "./db";
-import { eventEntity, fence } from "./ownership-store";
+import { eventEntity, fence, FencedError } from "./ownership-store";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const ms = (value: unknown) => (value instanceof Date ? value.getTime() : new Date(String(value)).getTime());
@@ -62,30 +62,59 @@ async function expectRows(tx: Queryable, expected: number, sql: string, params: 
 
 type SeatOp = Extract<EventOp, { type: "held" | "released" }>;
 
-/** Holds and releases come in long runs during a rush; each run is one statement, whatever its length. */
-async function applySeatRun(tx: Queryable, eventId: number, run: SeatOp[]): Promise<void> {
+/** A run of holds (or releases) as one UPDATE: the seats `u` from `source`, the state each must be in, and its new state. */
+function seatRunParts(run: SeatOp[]) {
   const seatIds = run.map((op) => op.seatId);
   const userIds = run.map((op) => op.userId);
   if (run[0]!.type === "held") {
     const expiries = run.map((op) => iso((op as Extract<SeatOp, { type: "held" }>).expiresAt));
-    await expectRows(
-      tx,
-      run.length,
-      `UPDATE seats s SET status = 'HELD', user_id = u.user_id, hold_expires_at = u.expires_at
-         FROM unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) AS u(id, user_id, expires_at)
-        WHERE s.id = u.id AND s.concert_event_id = $4 AND s.status = 'AVAILABLE' RETURNING s.id`,
-      [seatIds, userIds, expiries, eventId],
-    );
-    return;
+    return {
+      source: `unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) AS u(id, user_id, expires_at)`,
+      params: [seatIds, userIds, expiries] as unknown[],
+      expected: `s.status = 'AVAILABLE'`,
+      change: `status = 'HELD', user_id = u.user_id, hold_expires_at = u.expires_at`,
+    };
   }
+  return {
+    source: `unnest($1::bigint[], $2::bigint[]) AS u(id, user_id)`,
+    params: [seatIds, userIds] as unknown[],
+    expected: `s.status = 'HELD' AND s.user_id = u.user_id`,
+    change: `status = 'AVAILABLE', user_id = NULL, hold_expires_at = NULL`,
+  };
+}
+
+/** Holds and releases come in long runs during a rush; each run is one statement, whatever its length. */
+async function applySeatRun(tx: Queryable, eventId: number, run: SeatOp[]): Promise<void> {
+  const { source, params, expected, change } = seatRunParts(run);
+  const event = `$${params.length + 1}`;
   await expectRows(
     tx,
     run.length,
-    `UPDATE seats s SET status = 'AVAILABLE', user_id = NULL, hold_expires_at = NULL
-       FROM unnest($1::bigint[], $2::bigint[]) AS u(id, user_id)
-      WHERE s.id = u.id AND s.concert_event_id = $3 AND s.status = 'HELD' AND s.user_id = u.user_id RETURNING s.id`,
-    [seatIds, userIds, eventId],
+    `UPDATE seats s SET ${change} FROM ${source} WHERE s.id = u.id AND s.concert_event_id = ${event} AND ${expected} RETURNING s.id`,
+    [...params, eventId],
   );
+}
+
+/**
+ * A batch that is one run of holds (or releases) as a single statement, atomic on its own: during an occupy rush that
+ * saves the BEGIN, fence and COMMIT round trips. Fence and change go together as in the queue's batches, and the run
+ * changes all its seats or none: the UPDATE applies only when every seat is in the state the actor expects.
+ */
+async function commitSeatRun(db: Database, eventId: number, epoch: number, run: SeatOp[]): Promise<void> {
+  const { source, params, expected, change } = seatRunParts(run);
+  const n = params.length;
+  const [event, entity, owner, count] = [n + 1, n + 2, n + 3, n + 4].map((i) => `$${i}`);
+  const matching = `s.id = u.id AND s.concert_event_id = ${event} AND ${expected}`;
+  const [row] = await db.query(
+    `WITH owner AS (SELECT 1 FROM ownerships WHERE entity = ${entity} AND epoch = ${owner} FOR SHARE),
+          ready AS (SELECT count(*) AS n FROM seats s, ${source} WHERE ${matching}),
+          change AS (UPDATE seats s SET ${change} FROM ${source}
+                      WHERE ${matching} AND EXISTS (SELECT 1 FROM owner) AND (SELECT n FROM ready) = ${count} RETURNING s.id)
+     SELECT (SELECT count(*) FROM owner)::int AS owned, (SELECT count(*) FROM change)::int AS changed`,
+    [...params, eventId, eventEntity(eventId), epoch, run.length],
+  );
+  if (Number(row!.owned) === 0) throw new FencedError(eventEntity(eventId));
+  if (Number(row!.changed) !== run.length) throw new StoreDriftError(`expected ${run.length} seats, changed ${row!.changed}`);
 }
 
 async function applyOp(tx: Queryable, eventId: number, op: Exclude<EventOp, SeatOp>): Promise<OpResult> {
@@ -167,8 +196,12 @@ async function pay(tx: Queryable, op: Extract<EventOp, { type: "paid" }>): Promi
 
 const isSeatOp = (op: EventOp): op is SeatOp => op.type === "held" || op.type === "released";
 
-/** One transaction for the whole batch, fenced by the owner's epoch, in the actor's order; consecutive holds (or releases) share one statement. */
+/** One transaction for the whole batch (one statement for a run of holds or releases), fenced by the owner's epoch, in the actor's order; consecutive holds (or releases) share one statement. */
 export async function commitConcertEvent(db: Database, eventId: number, epoch: number, ops: EventOp[]): Promise<OpResult[]> {
+  if (ops.length > 0 && ops.every(isSeatOp) && ops.every((op) => op.type === ops[0]!.type)) {
+    await commitSeatRun(db, eventId, epoch, ops);
+    return ops.map(() => null);
+  }
   return db.transaction(async (tx) => {
     await fence(tx, eventEntity(eventId), epoch);
     const results: OpResult[] = [];

@@ -2,7 +2,7 @@
 // PGlite: who may take an entity, that a superseded owner's commit is refused by the database, and that a takeover
 // waits for the commit in flight. Plus the placement rule: spread, and minimal moves when an instance leaves.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { commitConcertEvent } from "../src/concert-event-store";
+import { commitConcertEvent, StoreDriftError } from "../src/concert-event-store";
 import { openDatabase, type Database, type Queryable } from "../src/db";
 import { seedDemo } from "../src/demo-data";
 import { Lease, preferredOwner } from "../src/ownership";
@@ -68,6 +68,33 @@ for (const dbCase of await databaseCases()) {
       expect((await db.query(`SELECT status FROM seats WHERE id = $1`, [hold.seatId]))[0]!.status).toBe("AVAILABLE");
       await commitConcertEvent(db, 2, current, [hold]);
       expect((await db.query(`SELECT status FROM seats WHERE id = $1`, [hold.seatId]))[0]!.status).toBe("HELD");
+
+      // A batch of mixed ops takes a transaction instead of one statement, fenced the same way.
+      const [other] = await db.query(`SELECT id FROM seats WHERE concert_event_id = 2 AND status = 'AVAILABLE' ORDER BY id LIMIT 1`);
+      const mixed = [
+        { type: "released" as const, seatId: hold.seatId, userId: 7 },
+        { type: "held" as const, seatId: Number(other!.id), userId: 7, expiresAt: Date.now() + 60_000 },
+      ];
+      expect(await commitConcertEvent(db, 2, stale, mixed).catch((error) => error)).toBeInstanceOf(FencedError);
+      const statuses = async () =>
+        (await db.query(`SELECT status FROM seats WHERE id IN ($1, $2) ORDER BY id`, [hold.seatId, mixed[1]!.seatId])).map((row) => row.status);
+      expect(await statuses()).toEqual(["HELD", "AVAILABLE"]);
+      await commitConcertEvent(db, 2, current, mixed);
+      expect(await statuses()).toEqual(["AVAILABLE", "HELD"]);
+    });
+
+    test("a run of holds that finds one seat taken changes none of its seats", async () => {
+      const current = (await claim(db, "b", eventEntity(2), LEASE_MS, { force: true }))!;
+      const seats = await db.query(`SELECT id FROM seats WHERE concert_event_id = 2 AND status = 'AVAILABLE' ORDER BY id LIMIT 2`);
+      const held = (seatId: unknown, userId: number) => ({ type: "held" as const, seatId: Number(seatId), userId, expiresAt: Date.now() + 60_000 });
+      await commitConcertEvent(db, 2, current, [held(seats[1]!.id, 8)]);
+      const drift = await commitConcertEvent(db, 2, current, [held(seats[0]!.id, 9), held(seats[1]!.id, 9)]).catch((error) => error);
+      expect(drift).toBeInstanceOf(StoreDriftError);
+      const rows = await db.query(`SELECT status, user_id FROM seats WHERE id IN ($1, $2) ORDER BY id`, [seats[0]!.id, seats[1]!.id]);
+      expect(rows.map((row) => [row.status, row.user_id === null ? null : Number(row.user_id)])).toEqual([
+        ["AVAILABLE", null],
+        ["HELD", 8],
+      ]);
     });
 
     test("the queue's single-statement commit is fenced too", async () => {
