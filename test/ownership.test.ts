@@ -72,7 +72,7 @@ for (const dbCase of await databaseCases()) {
       // A batch of mixed ops takes a transaction instead of one statement, fenced the same way.
       const [other] = await db.query(`SELECT id FROM seats WHERE concert_event_id = 2 AND status = 'AVAILABLE' ORDER BY id LIMIT 1`);
       const mixed = [
-        { type: "released" as const, seatId: hold.seatId, userId: 7 },
+        { type: "released" as const, seatId: hold.seatId, userId: 7, reason: "expired" as const },
         { type: "held" as const, seatId: Number(other!.id), userId: 7, expiresAt: Date.now() + 60_000 },
       ];
       expect(await commitConcertEvent(db, 2, stale, mixed).catch((error) => error)).toBeInstanceOf(FencedError);
