@@ -1,7 +1,7 @@
 // The load generator: a separate process that drives the HTTP API with a fixed number of concurrent connections and
 // prints one JSON line of figures. `--base` may list several instances (comma-separated): jobs go round-robin over
 // them, as behind a load balancer. Modes:
-//   enter    — users 1..N each take a queue token once (tokens are written to --state)
+//   enter    — users F..F+N-1 (--first-user, --users) each take a queue token once (tokens are written to --state)
 //   occupy   — N occupy requests, each by a random user on a random seat (winners are written to --state)
 //   checkout — every winner reserves their held seats and pays
 import { parseArgs } from "node:util";
@@ -13,6 +13,7 @@ const { values } = parseArgs({
     base: { type: "string" },
     mode: { type: "string" },
     users: { type: "string", default: "5000" },
+    "first-user": { type: "string", default: "1" },
     requests: { type: "string", default: "20000" },
     connections: { type: "string", default: "64" },
     event: { type: "string", default: "1" },
@@ -25,6 +26,7 @@ const { values } = parseArgs({
 
 const bases = values.base!.split(",");
 const users = Number(values.users);
+const firstUser = Number(values["first-user"]);
 const connections = Number(values.connections);
 const secret = values.secret!;
 
@@ -70,11 +72,11 @@ function summary(outcomes: Outcome[], seconds: number) {
   return { requests: outcomes.length, seconds: Number(seconds.toFixed(2)), rps: Math.round(outcomes.length / seconds), p50: at(0.5), p99: at(0.99), statuses };
 }
 
-const bearers = await Promise.all(Array.from({ length: users }, (_, i) => signUserToken(i + 1, secret, 3600)));
-const auth = (userId: number) => ({ authorization: `Bearer ${bearers[userId - 1]}` });
+const bearers = await Promise.all(Array.from({ length: users }, (_, i) => signUserToken(firstUser + i, secret, 3600)));
+const auth = (userId: number) => ({ authorization: `Bearer ${bearers[userId - firstUser]}` });
 
 async function enter() {
-  const { outcomes, seconds } = await drive(users, (i, client) => call(client, "POST", "/api/v1/queue/tokens", auth(i + 1)));
+  const { outcomes, seconds } = await drive(users, (i, client) => call(client, "POST", "/api/v1/queue/tokens", auth(firstUser + i)));
   const tokens = outcomes.map((o) => o.body?.data?.token ?? null);
   await Bun.write(values.state!, JSON.stringify({ tokens }));
   return summary(outcomes, seconds);

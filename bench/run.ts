@@ -3,10 +3,11 @@
 //   ours    — the service: queue rush (token issuance), occupy rush at high contention, then checkout;
 //   naive   — occupy as one row-locking transaction per request, no actors;
 //   ceiling — the same HTTP + NATS path with a responder that does no work.
+// The three run side by side and are measured in alternation over several rounds; the tables show each run's median.
 // Then it audits the database, and measures resident memory with 100 events × 1,000 seats loaded and after idle
 // actors have stopped. On the PostgreSQL server it also runs the service as 1, 2 and 3 instances behind a round-robin
 // load generator. Options: --quick (smaller run), --only pglite|postgres, --scale-only (just the instances table).
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -22,6 +23,7 @@ const SIZE = values.quick
   ? { queueUsers: 4000, rushUsers: 2000, seats: 1000, occupyRequests: 8000 }
   : { queueUsers: 20000, rushUsers: 5000, seats: 2000, occupyRequests: 30000 };
 const CONNECTIONS = 64;
+const ROUNDS = values.quick ? 2 : 3;
 const WARMUP_REQUESTS = 3000;
 
 type Env = Record<string, string>;
@@ -66,71 +68,101 @@ function rssMb(pid: number): number {
   return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024);
 }
 
-interface DatabaseRun {
+/** One kind of database; `fresh()` gives a new empty one (ours and the naive baseline each get their own). */
+interface DatabaseKind {
   name: string;
-  env: Env;
-  cleanup(): Promise<void>;
+  fresh(): Promise<{ env: Env; cleanup(): Promise<void> }>;
 }
 
-async function databases(): Promise<DatabaseRun[]> {
-  const runs: DatabaseRun[] = [];
+async function databases(): Promise<DatabaseKind[]> {
+  const kinds: DatabaseKind[] = [];
   if (values.only !== "postgres") {
-    const dir = mkdtempSync(join(tmpdir(), "bench-pglite-"));
-    runs.push({ name: "PGlite (disk)", env: { DATA_DIR: dir, DATABASE_URL: "" }, cleanup: async () => rmSync(dir, { recursive: true, force: true }) });
+    kinds.push({
+      name: "PGlite (disk)",
+      fresh: async () => {
+        const dir = mkdtempSync(join(tmpdir(), "bench-pglite-"));
+        return { env: { DATA_DIR: dir, DATABASE_URL: "" }, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+      },
+    });
   }
   if (values.only !== "pglite" && (await postgresAvailable())) {
-    const db = await freshPostgres();
-    runs.push({ name: "PostgreSQL server", env: { DATABASE_URL: (db.target as { url: string }).url }, cleanup: db.drop });
+    kinds.push({
+      name: "PostgreSQL server",
+      fresh: async () => {
+        const db = await freshPostgres();
+        return { env: { DATABASE_URL: (db.target as { url: string }).url }, cleanup: db.drop };
+      },
+    });
   }
-  return runs;
+  return kinds;
 }
 
-async function rush(db: DatabaseRun, nats: NatsServer) {
-  const port = await freePort();
-  const env: Env = {
-    ...db.env,
-    PORT: String(port),
-    NATS_URL: nats.url,
-    AUTH_SECRET: SECRET,
-    SEED_DEMO: "false",
-    LOG_LEVEL: "warn",
-    QUEUE_MAX_ACTIVE: String(SIZE.queueUsers + 10),
-  };
-  // Identical events: one for the service, one for the naive baseline, so neither sees the other's holds, and one
-  // that every server warms up on (JIT, connections) before its measured run.
-  const seeded = JSON.parse(
-    await runToEnd(["bench/seed.ts", "--events", "3", "--seats", String(SIZE.seats), "--users", String(SIZE.queueUsers), "--balance", "10000000"], env),
-  ) as { eventIds: [number, number, number]; seats: { first: number } };
-  const [ours, naive, warmup] = seeded.eventIds;
-  const seatRange = (event: number) => {
-    const first = seeded.seats.first + (event - ours) * SIZE.seats;
-    return { event: String(event), "first-seat": String(first), "last-seat": String(first + SIZE.seats - 1) };
-  };
-  const state = join(tmpdir(), `bench-state-${port}.json`);
-  const occupy = (event: number, requests = SIZE.occupyRequests) => ({ users: String(SIZE.rushUsers), requests: String(requests), state, ...seatRange(event) });
-  const warm = (port: number) => load(port, "occupy", occupy(warmup, WARMUP_REQUESTS));
+const median = (runs: Load[]) => [...runs].sort((a, b) => a.rps - b.rps)[Math.floor((runs.length - 1) / 2)]!;
 
-  const result: Record<string, Load> = {};
-  let service = await serve(["src/main.ts"], env, port);
-  result.queue = await load(port, "enter", { users: String(SIZE.queueUsers), state });
-  await warm(port);
-  result.occupy = await load(port, "occupy", occupy(ours));
-  result.checkout = await load(port, "checkout", { users: String(SIZE.rushUsers), state, event: String(ours) });
-  await service.stop();
-  const audit = await runToEnd(["src/verify.ts"], env).then(
+/**
+ * Ours and the baselines run side by side (each on its own database and its own nats-server, so none takes the
+ * others' requests) and are measured in alternation, round after round: this machine's speed drifts by a quarter
+ * within minutes, and a ratio of two runs taken minutes apart measured the drift as much as the service.
+ */
+async function rush(kind: DatabaseKind) {
+  const [oursDb, naiveDb] = [await kind.fresh(), await kind.fresh()];
+  const nats = await Promise.all([startNatsServer(), startNatsServer(), startNatsServer()]);
+  const ports = await Promise.all([freePort(), freePort(), freePort()]);
+  const common: Env = { AUTH_SECRET: SECRET, SEED_DEMO: "false", LOG_LEVEL: "warn", QUEUE_MAX_ACTIVE: String(ROUNDS * SIZE.queueUsers + 10) };
+  const envs = [oursDb.env, naiveDb.env, oursDb.env].map((db, i) => ({ ...common, ...db, NATS_URL: nats[i]!.url, PORT: String(ports[i]) }));
+  // Identical events in both databases: one per round, so no run sees another's holds, and one that every server
+  // warms up on (JIT, connections) before the measured runs.
+  const seed = (env: Env) =>
+    runToEnd(["bench/seed.ts", "--events", String(ROUNDS + 1), "--seats", String(SIZE.seats), "--users", String(SIZE.rushUsers), "--balance", "10000000"], env);
+  const seeded = JSON.parse(await seed(envs[0]!)) as { eventIds: number[]; seats: { first: number } };
+  await seed(envs[1]!);
+  const warmup = seeded.eventIds[ROUNDS]!;
+  const occupy = (round: number, state: string, requests = SIZE.occupyRequests) => {
+    const event = seeded.eventIds[round]!;
+    const first = seeded.seats.first + (event - seeded.eventIds[0]!) * SIZE.seats;
+    return { users: String(SIZE.rushUsers), requests: String(requests), state, event: String(event), "first-seat": String(first), "last-seat": String(first + SIZE.seats - 1) };
+  };
+  const [ours, naive, ceiling] = [
+    await serve(["src/main.ts"], envs[0]!, ports[0]!),
+    await serve(["bench/baseline-server.ts", "--mode", "naive"], envs[1]!, ports[1]!),
+    await serve(["bench/baseline-server.ts", "--mode", "ceiling"], envs[2]!, ports[2]!),
+  ];
+  const stateFile = (name: string) => join(tmpdir(), `bench-${name}-${ports[0]}.json`);
+  const tokens = stateFile("tokens");
+  /** A copy of ours' queue tokens for one occupy run, which writes its winners there. */
+  const tokensFor = (name: string) => {
+    copyFileSync(tokens, stateFile(name));
+    return stateFile(name);
+  };
+  const runs: Record<"queue" | "ceilingQueue" | "occupy" | "naive" | "ceiling", Load[]> = { queue: [], ceilingQueue: [], occupy: [], naive: [], ceiling: [] };
+  let checkout: Load | undefined;
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      console.error(`  round ${round + 1} of ${ROUNDS}`);
+      const block = { users: String(SIZE.queueUsers), "first-user": String(1 + round * SIZE.queueUsers) };
+      runs.queue.push(await load(ports[0]!, "enter", { ...block, state: round === 0 ? tokens : stateFile("scratch") }));
+      runs.ceilingQueue.push(await load(ports[2]!, "enter", { ...block, state: stateFile("scratch") }));
+      if (round === 0) for (const port of ports) await load(port, "occupy", occupy(ROUNDS, tokensFor("warmup"), WARMUP_REQUESTS));
+      const oursState = tokensFor(`ours-${round}`);
+      runs.occupy.push(await load(ports[0]!, "occupy", occupy(round, oursState)));
+      runs.naive.push(await load(ports[1]!, "occupy", occupy(round, tokensFor("naive"))));
+      runs.ceiling.push(await load(ports[2]!, "occupy", occupy(round, tokensFor("ceiling"))));
+      if (round === 0) checkout = await load(ports[0]!, "checkout", { users: String(SIZE.rushUsers), state: oursState, event: String(seeded.eventIds[0]) });
+    }
+  } finally {
+    await Promise.all([ours, naive, ceiling].map((server) => server.stop()));
+    await Promise.all(nats.map((server) => server.stop()));
+    for (const name of ["tokens", "scratch", "warmup", "naive", "ceiling", ...Array.from({ length: ROUNDS }, (_, r) => `ours-${r}`)]) {
+      rmSync(stateFile(name), { force: true });
+    }
+  }
+  const audit = await runToEnd(["src/verify.ts"], envs[0]!).then(
     (out) => ({ ok: true, out }),
     (error: Error) => ({ ok: false, out: error.message }),
   );
-
-  for (const mode of ["naive", "ceiling"] as const) {
-    const baseline = await serve(["bench/baseline-server.ts", "--mode", mode], env, port);
-    result[`${mode}Queue`] = await load(port, "enter", { users: String(SIZE.queueUsers), state });
-    await warm(port);
-    result[mode] = await load(port, "occupy", occupy(naive));
-    await baseline.stop();
-  }
-  rmSync(state, { force: true });
-  return { result, audit };
+  await oursDb.cleanup();
+  await naiveDb.cleanup();
+  return { runs, checkout: checkout!, audit };
 }
 
 /** Waits until every entity has a live lease and every instance has joined. */
@@ -210,28 +242,32 @@ const nats = await startNatsServer();
 const lines: string[] = [];
 try {
   console.error(`benchmark: ${SIZE.queueUsers} queue users, ${SIZE.rushUsers} rush users, ${SIZE.seats} seats, ${SIZE.occupyRequests} occupy requests, ${CONNECTIONS} connections`);
-  for (const db of values["scale-only"] ? [] : await databases()) {
-    console.error(`— ${db.name}`);
-    const { result: r, audit } = await rush(db, nats);
-    await db.cleanup();
-    lines.push(`\n### ${db.name}\n`);
+  for (const kind of values["scale-only"] ? [] : await databases()) {
+    console.error(`— ${kind.name}`);
+    const { runs, checkout, audit } = await rush(kind);
+    const ratios = (ours: Load[], base: Load[], format: (a: number, b: number) => string) =>
+      ours.map((run, i) => format(run.rps, base[i]!.rps)).join(", ");
+    const times = (a: number, b: number) => `${(a / b).toFixed(1)}×`;
+    lines.push(`\n### ${kind.name}\n`);
+    lines.push(`The median of ${ROUNDS} rounds for each run; each round measures ours and the baselines back to back.\n`);
     lines.push(row(["run", "req/s", "p50 ms", "p99 ms", "200", "409", "other"]));
     lines.push(row(["---", "---:", "---:", "---:", "---:", "---:", "---:"]));
-    for (const [name, key] of [
-      ["queue tokens — ours", "queue"],
-      ["queue tokens — ceiling", "ceilingQueue"],
-      ["occupy — ours", "occupy"],
-      ["occupy — naive", "naive"],
-      ["occupy — ceiling", "ceiling"],
-      ["reserve + pay — ours", "checkout"],
+    for (const [name, l] of [
+      ["queue tokens — ours", median(runs.queue)],
+      ["queue tokens — ceiling", median(runs.ceilingQueue)],
+      ["occupy — ours", median(runs.occupy)],
+      ["occupy — naive", median(runs.naive)],
+      ["occupy — ceiling", median(runs.ceiling)],
+      ["reserve + pay — ours (round 1)", checkout],
     ] as const) {
-      const l = r[key]!;
       const other = l.requests - (l.statuses["200"] ?? 0) - (l.statuses["409"] ?? 0);
       lines.push(row([name, l.rps, l.p50, l.p99, l.statuses["200"] ?? 0, l.statuses["409"] ?? 0, other]));
     }
     lines.push("");
-    lines.push(`occupy ours/ceiling ${pct(r.occupy!.rps, r.ceiling!.rps)}, ours/naive ${(r.occupy!.rps / r.naive!.rps).toFixed(1)}×; ` +
-      `queue tokens ours/ceiling ${pct(r.queue!.rps, r.ceilingQueue!.rps)}; seats sold ${r.checkout!.seatsSold}, payments ${r.checkout!.paid}`);
+    lines.push(`occupy ours/ceiling ${pct(median(runs.occupy).rps, median(runs.ceiling).rps)} (rounds: ${ratios(runs.occupy, runs.ceiling, pct)}), ` +
+      `ours/naive ${times(median(runs.occupy).rps, median(runs.naive).rps)} (rounds: ${ratios(runs.occupy, runs.naive, times)}); ` +
+      `queue tokens ours/ceiling ${pct(median(runs.queue).rps, median(runs.ceilingQueue).rps)} (rounds: ${ratios(runs.queue, runs.ceilingQueue, pct)}); ` +
+      `seats sold ${checkout.seatsSold}, payments ${checkout.paid}`);
     lines.push(`audit (bun run verify): ${audit.ok ? "all invariants hold" : "VIOLATIONS"}`);
     if (!audit.ok) lines.push(audit.out);
   }
