@@ -1,7 +1,8 @@
 // The load generator: a separate process that drives the HTTP API with a fixed number of concurrent connections and
 // prints one JSON line of figures. `--base` may list several instances (comma-separated): jobs go round-robin over
 // them, as behind a load balancer. Modes:
-//   enter    — users F..F+N-1 (--first-user, --users) each take a queue token once (tokens are written to --state)
+//   enter    — users F..F+N-1 (--first-user, --users) each take a queue token once (tokens are written to --state);
+//              occupy and checkout act as users of the same range, with those tokens
 //   occupy   — N occupy requests, each by a random user on a random seat (winners are written to --state)
 //   checkout — every winner reserves their held seats and pays
 import { parseArgs } from "node:util";
@@ -87,12 +88,12 @@ async function occupy() {
   const first = Number(values["first-seat"]);
   const span = Number(values["last-seat"]) - first + 1;
   const picks = Array.from({ length: Number(values.requests) }, () => ({
-    userId: 1 + Math.floor(Math.random() * users),
+    userId: firstUser + Math.floor(Math.random() * users),
     seatId: first + Math.floor(Math.random() * span),
   }));
   const { outcomes, seconds } = await drive(picks.length, (i, client) => {
     const { userId, seatId } = picks[i]!;
-    return call(client, "POST", `/api/v1/concert-events/${values.event}/occupy`, { ...auth(userId), "user-token": tokens[userId - 1] ?? "" }, { seatId });
+    return call(client, "POST", `/api/v1/concert-events/${values.event}/occupy`, { ...auth(userId), "user-token": tokens[userId - firstUser] ?? "" }, { seatId });
   });
   const winners: Record<number, number[]> = {};
   outcomes.forEach((o, i) => {
@@ -110,7 +111,7 @@ async function checkout() {
   let paid = 0;
   const { outcomes, seconds } = await drive(entries.length, async (i, client) => {
     const { userId, seats } = entries[i]!;
-    const headers = { ...auth(userId), "user-token": tokens[userId - 1]! };
+    const headers = { ...auth(userId), "user-token": tokens[userId - firstUser]! };
     const reserved = await call(client, "POST", `/api/v1/concert-events/${values.event}/reserve`, headers, { seatIds: seats });
     if (reserved.status !== 200) return reserved;
     const payment = await call(client, "POST", "/api/v1/payments", auth(userId), { reservationId: reserved.body.data.id });

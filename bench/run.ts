@@ -111,16 +111,25 @@ async function rush(kind: DatabaseKind) {
   const common: Env = { AUTH_SECRET: SECRET, SEED_DEMO: "false", LOG_LEVEL: "warn", QUEUE_MAX_ACTIVE: String(ROUNDS * SIZE.queueUsers + 10) };
   const envs = [oursDb.env, naiveDb.env, oursDb.env].map((db, i) => ({ ...common, ...db, NATS_URL: nats[i]!.url, PORT: String(ports[i]) }));
   // Identical events in both databases: one per round, so no run sees another's holds, and one that every server
-  // warms up on (JIT, connections) before the measured runs.
+  // warms up on (JIT, connections) before the measured runs. Only round 1's users pay, so only they get wallets.
   const seed = (env: Env) =>
     runToEnd(["bench/seed.ts", "--events", String(ROUNDS + 1), "--seats", String(SIZE.seats), "--users", String(SIZE.rushUsers), "--balance", "10000000"], env);
   const seeded = JSON.parse(await seed(envs[0]!)) as { eventIds: number[]; seats: { first: number } };
   await seed(envs[1]!);
   const warmup = seeded.eventIds[ROUNDS]!;
-  const occupy = (round: number, state: string, requests = SIZE.occupyRequests) => {
-    const event = seeded.eventIds[round]!;
+  /** Round r's users: a block of its own, so no round meets the turns that round 1's payments ended. */
+  const firstUser = (round: number) => String(1 + round * SIZE.queueUsers);
+  const occupy = (round: number, event: number, state: string, requests = SIZE.occupyRequests) => {
     const first = seeded.seats.first + (event - seeded.eventIds[0]!) * SIZE.seats;
-    return { users: String(SIZE.rushUsers), requests: String(requests), state, event: String(event), "first-seat": String(first), "last-seat": String(first + SIZE.seats - 1) };
+    return {
+      users: String(SIZE.rushUsers),
+      "first-user": firstUser(round),
+      requests: String(requests),
+      state,
+      event: String(event),
+      "first-seat": String(first),
+      "last-seat": String(first + SIZE.seats - 1),
+    };
   };
   const [ours, naive, ceiling] = [
     await serve(["src/main.ts"], envs[0]!, ports[0]!),
@@ -128,33 +137,33 @@ async function rush(kind: DatabaseKind) {
     await serve(["bench/baseline-server.ts", "--mode", "ceiling"], envs[2]!, ports[2]!),
   ];
   const stateFile = (name: string) => join(tmpdir(), `bench-${name}-${ports[0]}.json`);
-  const tokens = stateFile("tokens");
-  /** A copy of ours' queue tokens for one occupy run, which writes its winners there. */
-  const tokensFor = (name: string) => {
-    copyFileSync(tokens, stateFile(name));
+  /** A copy of ours' queue tokens of one round for one occupy run, which writes its winners there. */
+  const tokensFor = (round: number, name: string) => {
+    copyFileSync(stateFile(`tokens-${round}`), stateFile(name));
     return stateFile(name);
   };
   const runs: Record<"queue" | "ceilingQueue" | "occupy" | "naive" | "ceiling", Load[]> = { queue: [], ceilingQueue: [], occupy: [], naive: [], ceiling: [] };
   let checkout: Load | undefined;
+  const files = ["scratch", "warmup", "naive", "ceiling"];
   try {
     for (let round = 0; round < ROUNDS; round++) {
       console.error(`  round ${round + 1} of ${ROUNDS}`);
-      const block = { users: String(SIZE.queueUsers), "first-user": String(1 + round * SIZE.queueUsers) };
-      runs.queue.push(await load(ports[0]!, "enter", { ...block, state: round === 0 ? tokens : stateFile("scratch") }));
+      const event = seeded.eventIds[round]!;
+      const block = { users: String(SIZE.queueUsers), "first-user": firstUser(round) };
+      files.push(`tokens-${round}`, `ours-${round}`);
+      runs.queue.push(await load(ports[0]!, "enter", { ...block, state: stateFile(`tokens-${round}`) }));
       runs.ceilingQueue.push(await load(ports[2]!, "enter", { ...block, state: stateFile("scratch") }));
-      if (round === 0) for (const port of ports) await load(port, "occupy", occupy(ROUNDS, tokensFor("warmup"), WARMUP_REQUESTS));
-      const oursState = tokensFor(`ours-${round}`);
-      runs.occupy.push(await load(ports[0]!, "occupy", occupy(round, oursState)));
-      runs.naive.push(await load(ports[1]!, "occupy", occupy(round, tokensFor("naive"))));
-      runs.ceiling.push(await load(ports[2]!, "occupy", occupy(round, tokensFor("ceiling"))));
-      if (round === 0) checkout = await load(ports[0]!, "checkout", { users: String(SIZE.rushUsers), state: oursState, event: String(seeded.eventIds[0]) });
+      if (round === 0) for (const port of ports) await load(port, "occupy", occupy(0, warmup, tokensFor(0, "warmup"), WARMUP_REQUESTS));
+      const oursState = tokensFor(round, `ours-${round}`);
+      runs.occupy.push(await load(ports[0]!, "occupy", occupy(round, event, oursState)));
+      runs.naive.push(await load(ports[1]!, "occupy", occupy(round, event, tokensFor(round, "naive"))));
+      runs.ceiling.push(await load(ports[2]!, "occupy", occupy(round, event, tokensFor(round, "ceiling"))));
+      if (round === 0) checkout = await load(ports[0]!, "checkout", { users: String(SIZE.rushUsers), state: oursState, event: String(event) });
     }
   } finally {
     await Promise.all([ours, naive, ceiling].map((server) => server.stop()));
     await Promise.all(nats.map((server) => server.stop()));
-    for (const name of ["tokens", "scratch", "warmup", "naive", "ceiling", ...Array.from({ length: ROUNDS }, (_, r) => `ours-${r}`)]) {
-      rmSync(stateFile(name), { force: true });
-    }
+    for (const name of files) rmSync(stateFile(name), { force: true });
   }
   const audit = await runToEnd(["src/verify.ts"], envs[0]!).then(
     (out) => ({ ok: true, out }),
@@ -268,6 +277,8 @@ try {
       `ours/naive ${times(median(runs.occupy).rps, median(runs.naive).rps)} (rounds: ${ratios(runs.occupy, runs.naive, times)}); ` +
       `queue tokens ours/ceiling ${pct(median(runs.queue).rps, median(runs.ceilingQueue).rps)} (rounds: ${ratios(runs.queue, runs.ceilingQueue, pct)}); ` +
       `seats sold ${checkout.seatsSold}, payments ${checkout.paid}`);
+    const unexpected = Object.values(runs).flat().reduce((n, l) => n + l.requests - (l.statuses["200"] ?? 0) - (l.statuses["409"] ?? 0), 0);
+    lines.push(`answers other than 200/409 in any round: ${unexpected}`);
     lines.push(`audit (bun run verify): ${audit.ok ? "all invariants hold" : "VIOLATIONS"}`);
     if (!audit.ok) lines.push(audit.out);
   }
