@@ -3,7 +3,7 @@
 // batch fails, and the actor reloads instead of drifting from what is stored.
 import type { EventOp, InventorySnapshot, OpResult, Reservation, Seat, SeatStatus } from "../actors/seat-inventory";
 import type { Database, Queryable } from "./db";
-import { eventEntity, fence, FencedError } from "./ownership-store";
+import { eventEntity, fence, fenceCte, FencedError } from "./ownership-store";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const ms = (value: unknown) => (value instanceof Date ? value.getTime() : new Date(String(value)).getTime());
@@ -97,8 +97,8 @@ async function applySeatRun(tx: Queryable, eventId: number, run: SeatOp[]): Prom
 
 /**
  * A batch that is one run of holds (or releases) as a single statement, atomic on its own: during an occupy rush that
- * saves the BEGIN, fence and COMMIT round trips. Fence and change go together as in the queue's batches, and the run
- * changes all its seats or none: the UPDATE applies only when every seat is in the state the actor expects.
+ * saves the BEGIN, fence and COMMIT round trips. Fence and change go together (fenceCte), and the run changes all its
+ * seats or none: the UPDATE applies only when every seat is in the state the actor expects.
  */
 async function commitSeatRun(db: Database, eventId: number, epoch: number, run: SeatOp[]): Promise<void> {
   const { source, params, expected, change } = seatRunParts(run);
@@ -106,7 +106,7 @@ async function commitSeatRun(db: Database, eventId: number, epoch: number, run: 
   const [event, entity, owner, count] = [n + 1, n + 2, n + 3, n + 4].map((i) => `$${i}`);
   const matching = `s.id = u.id AND s.concert_event_id = ${event} AND ${expected}`;
   const [row] = await db.query(
-    `WITH owner AS (SELECT 1 FROM ownerships WHERE entity = ${entity} AND epoch = ${owner} FOR SHARE),
+    `WITH ${fenceCte(entity!, owner!)},
           ready AS (SELECT count(*) AS n FROM seats s, ${source} WHERE ${matching}),
           change AS (UPDATE seats s SET ${change} FROM ${source}
                       WHERE ${matching} AND EXISTS (SELECT 1 FROM owner) AND (SELECT n FROM ready) = ${count} RETURNING s.id)
@@ -196,7 +196,10 @@ async function pay(tx: Queryable, op: Extract<EventOp, { type: "paid" }>): Promi
 
 const isSeatOp = (op: EventOp): op is SeatOp => op.type === "held" || op.type === "released";
 
-/** One transaction for the whole batch (one statement for a run of holds or releases), fenced by the owner's epoch, in the actor's order; consecutive holds (or releases) share one statement. */
+/**
+ * One transaction for the whole batch, fenced by the owner's epoch, in the actor's order; consecutive holds (or
+ * releases) share one statement, and a batch that is only such a run is that statement alone.
+ */
 export async function commitConcertEvent(db: Database, eventId: number, epoch: number, ops: EventOp[]): Promise<OpResult[]> {
   if (ops.length > 0 && ops.every(isSeatOp) && ops.every((op) => op.type === ops[0]!.type)) {
     await commitSeatRun(db, eventId, epoch, ops);

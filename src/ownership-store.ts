@@ -30,6 +30,15 @@ export async function fence(tx: Queryable, entity: Entity, epoch: number): Promi
   if (rows.length === 0) throw new FencedError(entity);
 }
 
+/**
+ * The same fence for a commit that is one statement: a CTE `owner`, which the change names in its WHERE (`EXISTS
+ * (SELECT 1 FROM owner)`) and the outer query counts (none: fenced off). A data-modifying WITH runs to completion
+ * whatever the outer query reads, and it sees the owner row only if the fence held.
+ */
+export function fenceCte(entityParam: string, epochParam: string): string {
+  return `owner AS (SELECT 1 FROM ownerships WHERE entity = ${entityParam} AND epoch = ${epochParam} FOR SHARE)`;
+}
+
 const lease = (param: string) => `now() + ${param} * interval '1 millisecond'`;
 
 export async function heartbeat(db: Database, instance: string, leaseMs: number): Promise<void> {

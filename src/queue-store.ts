@@ -2,7 +2,7 @@
 import type { QueueOp, QueueSnapshot, QueueTokenRecord } from "../actors/queue-admission";
 import type { Database, Queryable } from "./db";
 import { StoreDriftError } from "./concert-event-store";
-import { fence, FencedError, QUEUE_ENTITY } from "./ownership-store";
+import { fence, fenceCte, FencedError, QUEUE_ENTITY } from "./ownership-store";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const ms = (value: unknown) => (value instanceof Date ? value.getTime() : new Date(String(value)).getTime());
@@ -94,16 +94,13 @@ function runsOf(ops: QueueOp[]): QueueOp[][] {
   return runs;
 }
 
-/**
- * One statement that applies a run only while the epoch is current, fence and change together. A data-modifying
- * WITH runs to completion whatever the outer query reads, and it sees the owner row only if the fence held.
- */
+/** One statement that applies a run only while the epoch is current, fence and change together (see fenceCte). */
 async function applyFencedRun(db: Database, epoch: number, run: QueueOp[]): Promise<void> {
   const { sql, params } = statementFor(run);
   const guarded = run[0]!.type === "issued" ? `${sql} WHERE EXISTS (SELECT 1 FROM owner)` : `${sql} AND EXISTS (SELECT 1 FROM owner)`;
   const n = params.length;
   const [row] = await db.query(
-    `WITH owner AS (SELECT 1 FROM ownerships WHERE entity = $${n + 1} AND epoch = $${n + 2} FOR SHARE),
+    `WITH ${fenceCte(`$${n + 1}`, `$${n + 2}`)},
           change AS (${guarded})
      SELECT count(*)::int AS owned FROM owner`,
     [...params, QUEUE_ENTITY, epoch],
