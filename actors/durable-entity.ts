@@ -5,6 +5,8 @@
 //
 // No I/O in here. The database comes in as the `load` and `commit` actors the host provides, time as `input.now`
 // plus the actor's clock (which tests replace with SimulatedClock), and replies as the `replyTo` each command carries.
+// The host may also provide `gather`, which settles once the commands that arrived together have all been delivered
+// (the end of the event loop's turn), so that a burst goes into one transaction rather than its first command alone.
 import { assign, enqueueActions, fromPromise, setup, type EventObject } from "xstate";
 import { fail, type Reply } from "../src/codec";
 import { isErrorCode, type ErrorCode } from "../src/errors";
@@ -77,6 +79,9 @@ export interface EntitySpec<Input extends EntityInput, Snapshot, Model, Cmd exte
   missingCode?: ErrorCode;
 }
 
+/** The `gather` a host provides: settles after the event loop has delivered everything that arrived in this turn. */
+export const endOfTurn = fromPromise<void>(() => new Promise((resolve) => setImmediate(resolve)));
+
 const emptyBatch = <Op>(): Batch<Op> => ({ ops: [], waiters: [] });
 
 /** Commands accepted but not yet answered: the actor's mailbox depth, for monitoring. */
@@ -134,6 +139,7 @@ export function durableEntity<
       input: {} as Input,
     },
     actors: {
+      gather: fromPromise<void>(async () => {}),
       load: notProvided("load") as unknown as ReturnType<typeof fromPromise<Snapshot | null, { key: number }>>,
       commit: notProvided("commit") as unknown as ReturnType<typeof fromPromise<Result[], CommitInput<Op>>>,
     },
@@ -250,8 +256,12 @@ export function durableEntity<
         initial: "idle",
         states: {
           idle: {
-            always: { guard: "hasOpsToCommit", target: "committing" },
+            always: { guard: "hasOpsToCommit", target: "gathering" },
             after: { idle: { guard: "canPassivate", target: "#stopped" } },
+          },
+          // Commands keep arriving into `next` while the burst is delivered; then one transaction takes them all.
+          gathering: {
+            invoke: { src: "gather", onDone: { target: "committing" } },
           },
           committing: {
             entry: "startCommit",

@@ -5,7 +5,7 @@
 import type { NatsConnection, Service } from "nats";
 import { createActor, fromPromise, type Actor } from "xstate";
 import { concertEventMachine, EVENT_COMMAND_TYPES, type CommitInput, type EventCommand, type EventRequest } from "../actors/concert-event";
-import { mailboxDepth } from "../actors/durable-entity";
+import { endOfTurn, mailboxDepth } from "../actors/durable-entity";
 import type { EventOp, OpResult } from "../actors/seat-inventory";
 import type { Publisher } from "./bus";
 import { fail, type Reply } from "./codec";
@@ -98,6 +98,7 @@ export class ConcertEventHost implements OwnerHost {
     const { db, bus } = this;
     return concertEventMachine.provide({
       actors: {
+        gather: endOfTurn,
         load: fromPromise(({ input }: { input: { key: number } }) => storeCall("concert-event", loadConcertEvent(db, input.key))),
         commit: fromPromise(async ({ input }: { input: CommitInput }) => {
           const results = await timedCommit("concert-event", input.ops.length, () =>

@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { NatsConnection, Service, Subscription } from "nats";
 import { createActor, fromPromise, type Actor } from "xstate";
-import { mailboxDepth, type CommitInput } from "../actors/durable-entity";
+import { endOfTurn, mailboxDepth, type CommitInput } from "../actors/durable-entity";
 import { queueAdmissionMachine, type QueueOp, type QueueRequest, type QueueSnapshot } from "../actors/queue-admission";
 import type { Publisher } from "./bus";
 import { decode, fail, type Reply } from "./codec";
@@ -67,6 +67,7 @@ export class QueueAdmissionHost implements OwnerHost {
     const { db, bus } = this;
     return queueAdmissionMachine.provide({
       actors: {
+        gather: endOfTurn,
         load: fromPromise<QueueSnapshot | null, { key: number }>(() => storeCall("queue", loadQueue(db))),
         commit: fromPromise(async ({ input }: { input: CommitInput<QueueOp> }) => {
           await timedCommit("queue", input.ops.length, () => storeCall("queue", commitQueue(db, lease.epoch, input.ops))).catch(

@@ -249,7 +249,10 @@ describe("concert-event actor: group commit and recovery", () => {
     const h = harness({ seats: seats(50), reservations: [] }, { maxSeatsPerUser: 1 });
     const release = h.pause();
     const replies: Reply<unknown>[] = [];
-    for (let user = 1; user <= 5; user++) void h.ask({ type: "occupy", userId: user, seatId: user }).then((r) => replies.push(r));
+    const occupy = (user: number) => void h.ask({ type: "occupy", userId: user, seatId: user }).then((r) => replies.push(r));
+    occupy(1);
+    await h.settle();
+    for (let user = 2; user <= 5; user++) occupy(user);
     await h.settle();
     expect(replies).toEqual([]);
     expect(h.batches.map((b) => b.length)).toEqual([1]);
@@ -258,6 +261,13 @@ describe("concert-event actor: group commit and recovery", () => {
     await h.settle();
     expect(replies.length).toBe(5);
     expect(h.batches.map((b) => b.length)).toEqual([1, 4]);
+  });
+
+  test("commands that arrive together go into one transaction, the first one included", async () => {
+    const h = harness({ seats: seats(50), reservations: [] }, { maxSeatsPerUser: 1 });
+    const replies = await Promise.all([1, 2, 3, 4, 5].map((user) => h.ask({ type: "occupy", userId: user, seatId: user })));
+    expect(replies.every((r) => r.ok)).toBe(true);
+    expect(h.batches.map((b) => b.length)).toEqual([5]);
   });
 
   test("a failed commit fails every waiting command and reloads memory from the database", async () => {

@@ -162,7 +162,10 @@ describe("queue-admission actor", () => {
     const h = harness({ maxActive: 100 });
     const release = h.pause();
     const replies: Reply<unknown>[] = [];
-    for (let user = 1; user <= 6; user++) void h.ask({ type: "enter", userId: user }).then((r) => replies.push(r));
+    const enter = (user: number) => void h.ask({ type: "enter", userId: user }).then((r) => replies.push(r));
+    enter(1);
+    await h.settle();
+    for (let user = 2; user <= 6; user++) enter(user);
     await h.settle();
     expect(replies).toEqual([]);
     release();
@@ -170,6 +173,13 @@ describe("queue-admission actor", () => {
     await h.settle();
     expect(replies.length).toBe(6);
     expect(h.batches.map((b) => b.length)).toEqual([1, 5]);
+  });
+
+  test("entries that arrive together go into one transaction, the first one included", async () => {
+    const h = harness({ maxActive: 100 });
+    const replies = await Promise.all([1, 2, 3, 4, 5, 6].map((user) => h.ask({ type: "enter", userId: user })));
+    expect(replies.every((r) => r.ok)).toBe(true);
+    expect(h.batches.map((b) => b.length)).toEqual([6]);
   });
 
   test("a failed commit fails its commands and reloads the queue from the database", async () => {
