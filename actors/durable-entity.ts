@@ -56,6 +56,12 @@ interface Batch<Op> {
 
 type Command = EventObject & { replyTo?: ReplyTo };
 type Tick = { type: "tick" };
+/**
+ * Several commands as one event: a host delivers everything that reached an actor in one turn together, because
+ * XState's cost is per event and a rush brings dozens of commands per turn. Handled exactly as if sent one by one.
+ */
+export type Commands<Cmd> = { type: "commands"; commands: Cmd[] };
+const commandsOf = <Cmd>(event: EventObject): Cmd[] => (event.type === "commands" ? (event as Commands<Cmd>).commands : [event as Cmd]);
 
 interface Context<Input, Model, Op> {
   input: Input;
@@ -129,13 +135,13 @@ export function durableEntity<
   }
 
   const on = (actions: unknown): Record<string, { actions: any }> =>
-    Object.fromEntries(spec.commands.map((type) => [type, { actions }]));
+    Object.fromEntries([...spec.commands, "commands"].map((type) => [type, { actions }]));
   const refuseAll = (code: ErrorCode) => on({ type: "refuse", params: { code } });
 
   return setup({
     types: {
       context: {} as Ctx,
-      events: {} as Cmd | Tick,
+      events: {} as Cmd | Commands<Cmd> | Tick,
       input: {} as Input,
     },
     actors: {
@@ -154,21 +160,24 @@ export function durableEntity<
     },
     actions: {
       handleCommand: enqueueActions(({ context, event, enqueue }) => {
-        const command = event as Cmd;
-        const decision = context.model!.decide(command, context.input.now());
-        if (!decision.ok) {
-          enqueue(() => command.replyTo?.(fail(decision.code)));
-          return;
+        let changed = false;
+        for (const command of commandsOf<Cmd>(event)) {
+          const decision = context.model!.decide(command, context.input.now());
+          if (!decision.ok) {
+            enqueue(() => command.replyTo?.(fail(decision.code)));
+            continue;
+          }
+          if (decision.ops.length === 0 && !hasUncommitted(context)) {
+            enqueue(() => command.replyTo?.(decision.answer()));
+            continue;
+          }
+          // The batch belongs to this actor alone; appending in place keeps a large batch O(1) per command.
+          context.next.ops.push(...decision.ops);
+          context.next.waiters.push({ replyTo: command.replyTo, answer: decision.answer });
+          changed ||= decision.ops.length > 0;
         }
-        if (decision.ops.length === 0 && !hasUncommitted(context)) {
-          enqueue(() => command.replyTo?.(decision.answer()));
-          return;
-        }
-        // The batch belongs to this actor alone; appending in place keeps a large batch O(1) per command.
-        context.next.ops.push(...decision.ops);
-        context.next.waiters.push({ replyTo: command.replyTo, answer: decision.answer });
         // Only a change can bring a deadline forward; refusals and reads skip the timer entirely.
-        if (decision.ops.length > 0) schedule(context, enqueue as unknown as Enqueue);
+        if (changed) schedule(context, enqueue as unknown as Enqueue);
       }),
       expireLapsed: ({ context }) => {
         context.next.ops.push(...context.model!.expire(context.input.now()));
@@ -199,7 +208,7 @@ export function durableEntity<
       createModel: assign({
         model: ({ context, event }) => spec.create((event as unknown as { output: Snapshot }).output, context.input),
       }),
-      stashCommand: assign({ stash: ({ context, event }) => [...context.stash, event as Cmd] }),
+      stashCommand: assign({ stash: ({ context, event }) => [...context.stash, ...commandsOf<Cmd>(event)] }),
       replayStash: enqueueActions(({ context, enqueue }) => {
         for (const command of context.stash) enqueue.raise(command as Cmd);
         enqueue.assign({ stash: [] });
@@ -209,7 +218,7 @@ export function durableEntity<
         enqueue(() => stash.forEach((c) => c.replyTo?.(fail(params.code))));
         enqueue.assign({ stash: [] });
       }),
-      refuse: ({ event }, params: { code: ErrorCode }) => (event as Command).replyTo?.(fail(params.code)),
+      refuse: ({ event }, params: { code: ErrorCode }) => commandsOf<Command>(event).forEach((c) => c.replyTo?.(fail(params.code))),
     },
   }).createMachine({
     id: spec.id,

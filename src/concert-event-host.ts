@@ -14,6 +14,7 @@ import type { Config } from "./config";
 import type { Database } from "./db";
 import { storeCall } from "./db/port";
 import { log } from "./log";
+import { Mailbox } from "./mailbox";
 import { holdsExpired, observe, paidAmount, payments, timedCommit } from "./metrics";
 import { addService, idOf, idsOf } from "./nats-service";
 import { eventEntity, eventIdOf as eventOfEntity, type Entity } from "./ownership-store";
@@ -25,6 +26,7 @@ type EventActor = Actor<typeof concertEventMachine>;
 /** A running actor and the replies it still owes, so a crash can answer them at once instead of leaving them to time out. */
 interface Running {
   actor: EventActor;
+  mailbox: Mailbox<EventCommand>;
   owed: Set<(reply: Reply<unknown>) => void>;
 }
 
@@ -170,7 +172,7 @@ export class ConcertEventHost implements OwnerHost {
         now: Date.now,
       },
     });
-    const running: Running = { actor, owed: new Set() };
+    const running: Running = { actor, mailbox: new Mailbox((commands) => actor.send({ type: "commands", commands })), owed: new Set() };
     actor.subscribe({
       complete: () => this.forget(owned, running),
       error: (error) => {
@@ -200,7 +202,7 @@ export class ConcertEventHost implements OwnerHost {
         resolve(reply);
       };
       running.owed.add(replyTo);
-      running.actor.send({ ...command, replyTo } as EventCommand);
+      running.mailbox.post({ ...command, replyTo } as EventCommand);
     });
   }
 

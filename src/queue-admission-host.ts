@@ -5,7 +5,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type { NatsConnection, Service, Subscription } from "nats";
 import { createActor, fromPromise, type Actor } from "xstate";
 import { endOfTurn, mailboxDepth, type CommitInput } from "../actors/durable-entity";
-import { queueAdmissionMachine, type QueueOp, type QueueRequest, type QueueSnapshot } from "../actors/queue-admission";
+import { queueAdmissionMachine, type QueueCommand, type QueueOp, type QueueRequest, type QueueSnapshot } from "../actors/queue-admission";
 import type { Publisher } from "./bus";
 import { decode, fail, type Reply } from "./codec";
 import type { Config } from "./config";
@@ -13,6 +13,7 @@ import type { Database } from "./db";
 import { storeCall } from "./db/port";
 import { AppError } from "./errors";
 import { log } from "./log";
+import { Mailbox } from "./mailbox";
 import { observe, queueAdmissions, timedCommit } from "./metrics";
 import { addService, idOf } from "./nats-service";
 import { settled, whenFenced, type Lease, type OwnerHost } from "./ownership";
@@ -46,6 +47,7 @@ interface Owned {
   actor?: QueueActor;
   service?: Service;
   payments?: Subscription;
+  mailbox: Mailbox<QueueCommand>;
   /** Commands sent to the actor and not answered yet. */
   pending: number;
 }
@@ -111,13 +113,22 @@ export class QueueAdmissionHost implements OwnerHost {
     const owned = this.owned;
     if (!owned || !owned.lease.valid()) return Promise.resolve(fail("service_unavailable"));
     owned.pending++;
-    return new Promise<Reply<unknown>>((resolve) => this.actorOf(owned).send({ ...command, replyTo: resolve })).finally(() => {
+    return new Promise<Reply<unknown>>((resolve) => owned.mailbox.post({ ...command, replyTo: resolve })).finally(() => {
       owned.pending--;
     });
   }
 
   async acquire(_entity: Entity, lease: Lease): Promise<void> {
-    const owned: Owned = { lease, logic: this.logicFor(lease), pending: 0 };
+    const owned: Owned = {
+      lease,
+      logic: this.logicFor(lease),
+      // Commands posted just before the queue was handed over are refused rather than starting an actor for it.
+      mailbox: new Mailbox((commands) => {
+        if (this.owned !== owned) return commands.forEach((c) => c.replyTo?.(fail("service_unavailable")));
+        this.actorOf(owned).send({ type: "commands", commands });
+      }),
+      pending: 0,
+    };
     this.owned = owned;
     // Started at once: loading the queue also expires the turns that ran out while nobody owned it.
     this.actorOf(owned);
@@ -126,7 +137,7 @@ export class QueueAdmissionHost implements OwnerHost {
       callback: (error, msg) => {
         if (error || this.owned !== owned) return;
         const { userId } = decode<{ userId: number }>(msg.data);
-        this.actorOf(owned).send({ type: "paid", userId });
+        owned.mailbox.post({ type: "paid", userId });
       },
     });
     owned.service = await addService(

@@ -331,3 +331,52 @@ describe("concert-event actor: group commit and recovery", () => {
     expect(h.actor.getSnapshot().status).toBe("done");
   });
 });
+
+describe("concert-event actor: commands delivered together", () => {
+  const collect = () => {
+    const replies = new Map<string, Reply<any>>();
+    const as = (name: string, command: EventRequest) => ({ ...command, replyTo: (r: Reply<unknown>) => replies.set(name, r) }) as EventCommand;
+    return { replies, as };
+  };
+
+  test("one commands event is handled as its commands one by one, in order, in one transaction", async () => {
+    const h = harness();
+    await h.settle();
+    const { replies, as } = collect();
+    h.actor.send({
+      type: "commands",
+      commands: [
+        as("first", { type: "occupy", userId: 1, seatId: 1 }),
+        as("second on the same seat", { type: "occupy", userId: 2, seatId: 1 }),
+        as("another seat", { type: "occupy", userId: 2, seatId: 2 }),
+        as("read", { type: "seats", userId: 3 }),
+      ],
+    });
+    await h.settle();
+    await h.settle();
+    expect(replies.get("first")?.ok).toBe(true);
+    expect(replies.get("second on the same seat")).toEqual({ ok: false, code: "seat_unavailable" });
+    expect(replies.get("another seat")?.ok).toBe(true);
+    const available = (replies.get("read") as { ok: true; data: { id: number }[] }).data.map((s) => s.id);
+    expect(available).not.toContain(1);
+    expect(available).not.toContain(2);
+    expect(h.batches.map((b) => b.map((op) => op.type))).toEqual([["held", "held"]]);
+  });
+
+  test("commands that arrive while the event loads wait for it, and an unknown event refuses each of them", async () => {
+    const loading = harness();
+    const early = collect();
+    loading.actor.send({ type: "commands", commands: [early.as("a", { type: "occupy", userId: 1, seatId: 3 }), early.as("b", { type: "occupy", userId: 2, seatId: 3 })] });
+    await loading.settle();
+    await loading.settle();
+    expect(early.replies.get("a")?.ok).toBe(true);
+    expect(early.replies.get("b")).toEqual({ ok: false, code: "seat_unavailable" });
+
+    const missing = harness(null);
+    await missing.settle();
+    const late = collect();
+    missing.actor.send({ type: "commands", commands: [late.as("a", { type: "occupy", userId: 1, seatId: 1 }), late.as("b", { type: "seats", userId: 2 })] });
+    expect(late.replies.get("a")).toEqual({ ok: false, code: "not_found_concert_event" });
+    expect(late.replies.get("b")).toEqual({ ok: false, code: "not_found_concert_event" });
+  });
+});
