@@ -3,6 +3,7 @@
 // batch fails, and the actor reloads instead of drifting from what is stored.
 import type { EventOp, InventorySnapshot, OpResult, Reservation, Seat, SeatStatus } from "../actors/seat-inventory";
 import type { Database, Queryable } from "./db";
+import { fromEpochMs } from "./db/port";
 import { eventEntity, fence, fenceCte, FencedError } from "./ownership-store";
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -67,12 +68,12 @@ function seatRunParts(run: SeatOp[]) {
   const seatIds = run.map((op) => op.seatId);
   const userIds = run.map((op) => op.userId);
   if (run[0]!.type === "held") {
-    const expiries = run.map((op) => iso((op as Extract<SeatOp, { type: "held" }>).expiresAt));
+    const expiries = run.map((op) => (op as Extract<SeatOp, { type: "held" }>).expiresAt);
     return {
-      source: `unnest($1::bigint[], $2::bigint[], $3::timestamptz[]) AS u(id, user_id, expires_at)`,
+      source: `unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS u(id, user_id, expires_at)`,
       params: [seatIds, userIds, expiries] as unknown[],
       expected: `s.status = 'AVAILABLE'`,
-      change: `status = 'HELD', user_id = u.user_id, hold_expires_at = u.expires_at`,
+      change: `status = 'HELD', user_id = u.user_id, hold_expires_at = ${fromEpochMs("u.expires_at")}`,
     };
   }
   return {

@@ -1,10 +1,10 @@
 // Persistence for the queue-admission actor: live tokens in queue order, and a batch of token changes per transaction.
 import type { QueueOp, QueueSnapshot, QueueTokenRecord } from "../actors/queue-admission";
 import type { Database, Queryable } from "./db";
+import { fromEpochMs } from "./db/port";
 import { StoreDriftError } from "./concert-event-store";
 import { fence, fenceCte, FencedError, QUEUE_ENTITY } from "./ownership-store";
 
-const iso = (ms: number) => new Date(ms).toISOString();
 const ms = (value: unknown) => (value instanceof Date ? value.getTime() : new Date(String(value)).getTime());
 
 export async function loadQueue(db: Database): Promise<QueueSnapshot> {
@@ -25,7 +25,6 @@ export async function loadQueue(db: Database): Promise<QueueSnapshot> {
   return { tokens, nextSeq: Number(last!.seq) + 1 };
 }
 
-const optionalIso = (ms: number | undefined) => (ms === undefined ? null : iso(ms));
 
 type Of<T extends QueueOp["type"]> = Extract<QueueOp, { type: T }>;
 
@@ -41,35 +40,37 @@ function statementFor(run: QueueOp[]): Statement {
       const ops = run as Of<"issued">[];
       return {
         sql: `INSERT INTO queue_tokens (token, user_id, seq, status, issued_at, activated_at, expires_at)
-              SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::timestamptz[])`,
+              SELECT token, user_id, seq, status, ${fromEpochMs("issued_at")}, ${fromEpochMs("activated_at")}, ${fromEpochMs("expires_at")}
+                FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])
+                     AS u(token, user_id, seq, status, issued_at, activated_at, expires_at)`,
         params: [
           ops.map((op) => op.token),
           ops.map((op) => op.userId),
           ops.map((op) => op.seq),
           ops.map((op) => op.status),
-          ops.map((op) => iso(op.issuedAt)),
-          ops.map((op) => optionalIso(op.activatedAt)),
-          ops.map((op) => optionalIso(op.expiresAt)),
+          ops.map((op) => op.issuedAt),
+          ops.map((op) => op.activatedAt ?? null),
+          ops.map((op) => op.expiresAt ?? null),
         ],
       };
     }
     case "activated": {
       const ops = run as Of<"activated">[];
       return {
-        sql: `UPDATE queue_tokens q SET status = 'ACTIVE', activated_at = u.activated_at, expires_at = u.expires_at
-                FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS u(token, activated_at, expires_at)
+        sql: `UPDATE queue_tokens q SET status = 'ACTIVE', activated_at = ${fromEpochMs("u.activated_at")}, expires_at = ${fromEpochMs("u.expires_at")}
+                FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(token, activated_at, expires_at)
                WHERE q.token = u.token AND q.status = 'WAITING' RETURNING q.token`,
-        params: [ops.map((op) => op.token), ops.map((op) => iso(op.activatedAt)), ops.map((op) => iso(op.expiresAt))],
+        params: [ops.map((op) => op.token), ops.map((op) => op.activatedAt), ops.map((op) => op.expiresAt)],
       };
     }
     case "expired": {
       const ops = run as Of<"expired">[];
       // A payment may already have expired a token in its own transaction; expiring it again changes nothing.
       return {
-        sql: `UPDATE queue_tokens q SET status = 'EXPIRED', expires_at = u.at
-                FROM unnest($1::text[], $2::timestamptz[]) AS u(token, at)
+        sql: `UPDATE queue_tokens q SET status = 'EXPIRED', expires_at = ${fromEpochMs("u.at")}
+                FROM unnest($1::text[], $2::bigint[]) AS u(token, at)
                WHERE q.token = u.token AND q.status IN ('WAITING', 'ACTIVE')`,
-        params: [ops.map((op) => op.token), ops.map((op) => iso(op.at))],
+        params: [ops.map((op) => op.token), ops.map((op) => op.at)],
       };
     }
   }

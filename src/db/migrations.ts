@@ -102,6 +102,11 @@ const MIGRATIONS: string[][] = [
      )`,
     `CREATE INDEX ownerships_instance ON ownerships(instance)`,
   ],
+  [
+    // The queue's load finds live tokens through queue_tokens_live_user (same predicate) and sorts them by seq. This
+    // second partial index cost every issued token about a quarter of its insert on PGlite (16 of 60 µs).
+    `DROP INDEX IF EXISTS queue_tokens_live`,
+  ],
 ];
 
 export async function migrate(db: Database): Promise<void> {

@@ -16,6 +16,12 @@ export interface Database extends Queryable {
   close(): Promise<void>;
 }
 
+/**
+ * SQL for a timestamptz given as epoch milliseconds (a bigint parameter or column, possibly null). Hot batch writes pass
+ * times this way: on PGlite, parsing an ISO timestamp costs about 3 µs of WebAssembly per value, this arithmetic less.
+ */
+export const fromEpochMs = (ms: string) => `(timestamptz 'epoch' + ${ms} * interval '1 millisecond')`;
+
 /** Errors the engine raises when it is unreachable, as opposed to a query being wrong. */
 export function isConnectionError(error: unknown): boolean {
   const text = String((error as { code?: string })?.code ?? "") + " " + String((error as Error)?.message ?? "");
