@@ -3,6 +3,7 @@
 // batch fails, and the actor reloads instead of drifting from what is stored.
 import type { EventOp, InventorySnapshot, OpResult, Reservation, Seat, SeatStatus } from "../actors/seat-inventory";
 import type { Database, Queryable } from "./db";
+import type { Row } from "./db/port";
 import { fromEpochMs } from "./db/port";
 import { eventEntity, fence, fenceCte, FencedError } from "./ownership-store";
 
@@ -118,23 +119,31 @@ async function commitSeatRun(db: Database, eventId: number, epoch: number, run: 
   if (Number(row!.changed) !== run.length) throw new StoreDriftError(`expected ${run.length} seats, changed ${row!.changed}`);
 }
 
+/** Counts a statement reported for its parts, checked against what the actor expects of each. */
+function expectCounts(row: Row | undefined, expected: Record<string, number>): void {
+  for (const [part, n] of Object.entries(expected)) {
+    if (Number(row?.[part]) !== n) throw new StoreDriftError(`${part}: expected ${n} rows, got ${row?.[part]}`);
+  }
+}
+
+// Reservations, their ends and payments are one statement each (data-modifying CTEs, all or nothing): a checkout rush
+// puts dozens of them in one transaction, and on the server every statement is a round trip that waits its turn on
+// the busy event loop.
 async function applyOp(tx: Queryable, eventId: number, op: Exclude<EventOp, SeatOp>): Promise<OpResult> {
   switch (op.type) {
     case "reserved":
       return reserve(tx, eventId, op);
-    case "reservationEnded":
-      await expectRows(tx, 1, `UPDATE reservations SET status = $2 WHERE id = $1 AND status = 'PENDING' RETURNING id`, [
-        op.reservationId,
-        op.status,
-      ]);
-      await expectRows(
-        tx,
-        op.seatIds.length,
-        `UPDATE seats SET status = 'AVAILABLE', user_id = NULL, reservation_id = NULL
-          WHERE reservation_id = $1 AND status = 'RESERVED' RETURNING id`,
-        [op.reservationId],
+    case "reservationEnded": {
+      const [row] = await tx.query(
+        `WITH ended AS (UPDATE reservations SET status = $2 WHERE id = $1 AND status = 'PENDING' RETURNING id),
+              freed AS (UPDATE seats SET status = 'AVAILABLE', user_id = NULL, reservation_id = NULL
+                         WHERE reservation_id = $1 AND status = 'RESERVED' RETURNING id)
+         SELECT (SELECT count(*) FROM ended)::int AS ended, (SELECT count(*) FROM freed)::int AS freed`,
+        [op.reservationId, op.status],
       );
+      expectCounts(row, { ended: 1, freed: op.seatIds.length });
       return null;
+    }
     case "paid":
       return pay(tx, op);
   }
@@ -142,57 +151,45 @@ async function applyOp(tx: Queryable, eventId: number, op: Exclude<EventOp, Seat
 
 async function reserve(tx: Queryable, eventId: number, op: Extract<EventOp, { type: "reserved" }>): Promise<OpResult> {
   const [row] = await tx.query(
-    `INSERT INTO reservations (user_id, concert_event_id, total_amount, status, created_at, expires_at)
-     VALUES ($1, $2, $3, 'PENDING', $4, $5) RETURNING id`,
-    [op.userId, eventId, op.totalAmount, iso(op.createdAt), iso(op.expiresAt)],
+    `WITH reservation AS (
+            INSERT INTO reservations (user_id, concert_event_id, total_amount, status, created_at, expires_at)
+            VALUES ($1, $2, $3, 'PENDING', ${fromEpochMs("$4::bigint")}, ${fromEpochMs("$5::bigint")}) RETURNING id),
+          listed AS (
+            INSERT INTO reservation_seats (reservation_id, seat_id, price)
+            SELECT r.id, u.seat_id, u.price FROM reservation r, unnest($6::bigint[], $7::bigint[]) AS u(seat_id, price)
+            RETURNING seat_id),
+          reserved AS (
+            UPDATE seats SET status = 'RESERVED', hold_expires_at = NULL, reservation_id = (SELECT id FROM reservation)
+             WHERE id = ANY($6::bigint[]) AND concert_event_id = $2 AND status = 'HELD' AND user_id = $1 RETURNING id)
+     SELECT (SELECT id FROM reservation) AS id, (SELECT count(*) FROM listed)::int AS listed, (SELECT count(*) FROM reserved)::int AS reserved`,
+    [op.userId, eventId, op.totalAmount, op.createdAt, op.expiresAt, op.seatIds, op.prices],
   );
-  const reservationId = Number(row!.id);
-  await tx.query(
-    `INSERT INTO reservation_seats (reservation_id, seat_id, price) SELECT $1, * FROM unnest($2::bigint[], $3::bigint[])`,
-    [reservationId, op.seatIds, op.prices],
-  );
-  await expectRows(
-    tx,
-    op.seatIds.length,
-    `UPDATE seats SET status = 'RESERVED', hold_expires_at = NULL, reservation_id = $1
-      WHERE id = ANY($2::bigint[]) AND concert_event_id = $3 AND status = 'HELD' AND user_id = $4 RETURNING id`,
-    [reservationId, op.seatIds, eventId, op.userId],
-  );
-  return { reservationId };
+  expectCounts(row, { listed: op.seatIds.length, reserved: op.seatIds.length });
+  return { reservationId: Number(row!.id) };
 }
 
 /** Debit, confirm, sell, record and expire the queue token, or refuse the payment alone if the balance is short. */
 async function pay(tx: Queryable, op: Extract<EventOp, { type: "paid" }>): Promise<OpResult> {
-  const debited = await tx.query(
-    `UPDATE wallets SET balance = balance - $2 WHERE user_id = $1 AND balance >= $2 RETURNING balance`,
-    [op.userId, op.amount],
+  // Every part after the debit applies only if the debit did: a short balance changes nothing.
+  const [row] = await tx.query(
+    `WITH debit AS (UPDATE wallets SET balance = balance - $2::bigint WHERE user_id = $1 AND balance >= $2::bigint RETURNING user_id),
+          confirmed AS (UPDATE reservations SET status = 'PAID'
+                         WHERE id = $3 AND status = 'PENDING' AND EXISTS (SELECT 1 FROM debit) RETURNING id),
+          sold AS (UPDATE seats SET status = 'SOLD'
+                    WHERE reservation_id = $3 AND status = 'RESERVED' AND EXISTS (SELECT 1 FROM debit) RETURNING id),
+          payment AS (INSERT INTO payments (reservation_id, user_id, amount, status, paid_at)
+                      SELECT $3, $1, $2::bigint, 'success', ${fromEpochMs("$4::bigint")} FROM debit RETURNING id),
+          ledger AS (INSERT INTO wallet_ledger (user_id, amount, kind, payment_id, created_at)
+                     SELECT $1, -$2::bigint, 'payment', id, ${fromEpochMs("$4::bigint")} FROM payment),
+          turn AS (UPDATE queue_tokens SET status = 'EXPIRED', expires_at = ${fromEpochMs("$4::bigint")}
+                    WHERE user_id = $1 AND status = 'ACTIVE' AND EXISTS (SELECT 1 FROM debit))
+     SELECT (SELECT count(*) FROM debit)::int AS debited, (SELECT count(*) FROM confirmed)::int AS confirmed,
+            (SELECT count(*) FROM sold)::int AS sold, (SELECT id FROM payment) AS payment_id`,
+    [op.userId, op.amount, op.reservationId, op.paidAt],
   );
-  if (debited.length === 0) return { rejected: "insufficient_balance" };
-  await expectRows(tx, 1, `UPDATE reservations SET status = 'PAID' WHERE id = $1 AND status = 'PENDING' RETURNING id`, [
-    op.reservationId,
-  ]);
-  await expectRows(
-    tx,
-    op.seatIds.length,
-    `UPDATE seats SET status = 'SOLD' WHERE reservation_id = $1 AND status = 'RESERVED' RETURNING id`,
-    [op.reservationId],
-  );
-  const [payment] = await tx.query(
-    `INSERT INTO payments (reservation_id, user_id, amount, status, paid_at) VALUES ($1, $2, $3, 'success', $4) RETURNING id`,
-    [op.reservationId, op.userId, op.amount, iso(op.paidAt)],
-  );
-  const paymentId = Number(payment!.id);
-  await tx.query(`INSERT INTO wallet_ledger (user_id, amount, kind, payment_id, created_at) VALUES ($1, $2, 'payment', $3, $4)`, [
-    op.userId,
-    -op.amount,
-    paymentId,
-    iso(op.paidAt),
-  ]);
-  await tx.query(`UPDATE queue_tokens SET status = 'EXPIRED', expires_at = $2 WHERE user_id = $1 AND status = 'ACTIVE'`, [
-    op.userId,
-    iso(op.paidAt),
-  ]);
-  return { paymentId };
+  if (Number(row?.debited) === 0) return { rejected: "insufficient_balance" };
+  expectCounts(row, { confirmed: 1, sold: op.seatIds.length });
+  return { paymentId: Number(row!.payment_id) };
 }
 
 const isSeatOp = (op: EventOp): op is SeatOp => op.type === "held" || op.type === "released";
