@@ -3,8 +3,7 @@
 // batch fails, and the actor reloads instead of drifting from what is stored.
 import type { EventOp, InventorySnapshot, OpResult, Reservation, Seat, SeatStatus } from "../actors/seat-inventory";
 import type { Database, Queryable } from "./db";
-import type { Row } from "./db/port";
-import { fromEpochMs } from "./db/port";
+import { fromEpochMs, type Row } from "./db/port";
 import { eventEntity, fence, fenceCte, FencedError } from "./ownership-store";
 
 const iso = (ms: number) => new Date(ms).toISOString();
