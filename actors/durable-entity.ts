@@ -60,7 +60,7 @@ type Tick = { type: "tick" };
  * Several commands as one event: a host delivers everything that reached an actor in one turn together, because
  * XState's cost is per event and a rush brings dozens of commands per turn. Handled exactly as if sent one by one.
  */
-export type Commands<Cmd> = { type: "commands"; commands: Cmd[] };
+type Commands<Cmd> = { type: "commands"; commands: Cmd[] };
 const commandsOf = <Cmd>(event: EventObject): Cmd[] => (event.type === "commands" ? (event as Commands<Cmd>).commands : [event as Cmd]);
 
 interface Context<Input, Model, Op> {
