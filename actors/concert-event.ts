@@ -1,6 +1,6 @@
 // The concert-event actor: one per event, the single writer of its seats, holds, reservations and payments.
 // Its rules live in seat-inventory.ts; how it serialises, commits in groups and recovers is durable-entity.ts.
-import type { EventCommandName } from "../src/subjects";
+import type { EventCommandName } from "../src/shared/subjects";
 import { durableEntity, type CommitInput as EntityCommitInput, type EntityInput } from "./durable-entity";
 import { SeatInventory, type EventCommand, type EventOp, type InventorySnapshot, type OpResult } from "./seat-inventory";
 

@@ -8,8 +8,8 @@
 // The host may also provide `gather`, which settles once the commands that arrived together have all been delivered
 // (the end of the event loop's turn), so that a burst goes into one transaction rather than its first command alone.
 import { assign, enqueueActions, fromPromise, setup, type EventObject } from "xstate";
-import { fail, type Reply } from "../src/codec";
-import { isErrorCode, type ErrorCode } from "../src/errors";
+import { fail, type Reply } from "../src/shared/codec";
+import { isErrorCode, type ErrorCode } from "../src/shared/errors";
 
 export type ReplyTo = (reply: Reply<any>) => void;
 

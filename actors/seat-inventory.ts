@@ -1,9 +1,9 @@
 // The rules of one concert event's seats: who may hold, reserve and buy which seat, and when holds lapse.
 // Pure domain logic over plain data: every change returns the ops the database must record, and nothing here
 // does I/O or reads a clock (the caller passes `now`).
-import { fail, ok, type Reply } from "../src/codec";
-import type { ErrorCode } from "../src/errors";
-import type { HoldView, PaymentView, ReservationView, SeatView } from "../src/subjects";
+import { fail, ok, type Reply } from "../src/shared/codec";
+import type { ErrorCode } from "../src/shared/errors";
+import type { HoldView, PaymentView, ReservationView, SeatView } from "../src/shared/subjects";
 import { DeadlineQueue, type Deadline } from "./deadline-queue";
 import type { Decision, EntityModel, ReplyTo } from "./durable-entity";
 

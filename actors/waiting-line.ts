@@ -1,8 +1,8 @@
 // The rules of the waiting queue: one live token per user, admission strictly in arrival order up to `maxActive`,
 // ACTIVE tokens lapsing after their TTL or when their user has paid, and a waiting-time estimate from the admission
 // rate actually observed. Pure in-memory logic; time is passed in, tokens come from the given generator.
-import { fail, ok, type Reply } from "../src/codec";
-import type { QueueStatus, QueueTicket } from "../src/subjects";
+import { fail, ok, type Reply } from "../src/shared/codec";
+import type { QueueStatus, QueueTicket } from "../src/shared/subjects";
 import type { Decision, EntityModel, ReplyTo } from "./durable-entity";
 
 export interface QueueTokenRecord {

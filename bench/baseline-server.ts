@@ -4,14 +4,14 @@
 // Queue requests are answered ACTIVE at once so the same load generator drives all three servers.
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
-import { connectBus } from "../src/bus";
-import { fail, ok } from "../src/codec";
-import { loadConfig } from "../src/config";
-import { openDatabase, type Database } from "../src/db";
+import { connectBus } from "../src/shared/bus";
+import { fail, ok } from "../src/shared/codec";
+import { loadConfig } from "../src/shared/config";
+import { openDatabase, type Database } from "../src/shared/db";
 import { createApp, instrumented, SERVER_BODY_LIMIT } from "../src/http/app";
-import { addService, idOf } from "../src/nats-service";
-import { QueueGate } from "../src/queue-gate";
-import { Requests } from "../src/subjects";
+import { addService, idOf } from "../src/shared/nats-service";
+import { QueueGate } from "../src/queue/queue-gate";
+import { Requests } from "../src/shared/subjects";
 
 const { values } = parseArgs({ options: { mode: { type: "string" } } });
 const mode = values.mode;

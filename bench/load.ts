@@ -6,7 +6,7 @@
 //   occupy   — N occupy requests, each by a random user on a random seat (winners are written to --state)
 //   checkout — every winner reserves their held seats and pays
 import { parseArgs } from "node:util";
-import { signUserToken } from "../src/auth";
+import { signUserToken } from "../src/http/auth";
 import { KeepAliveClient } from "./keep-alive-client";
 
 const { values } = parseArgs({

@@ -165,7 +165,7 @@ async function rush(kind: DatabaseKind) {
     await Promise.all(nats.map((server) => server.stop()));
     for (const name of files) rmSync(stateFile(name), { force: true });
   }
-  const audit = await runToEnd(["src/verify.ts"], envs[0]!).then(
+  const audit = await runToEnd(["src/cli/verify.ts"], envs[0]!).then(
     (out) => ({ ok: true, out }),
     (error: Error) => ({ ok: false, out: error.message }),
   );
@@ -214,7 +214,7 @@ async function scaleOut(nats: NatsServer) {
     await load(ports, "occupy", occupy(1, WARMUP_REQUESTS));
     const rushLoad = await load(ports, "occupy", occupy(0, SIZE.occupyRequests));
     await Promise.all(servers.map((s) => s.stop()));
-    const audit = await runToEnd(["src/verify.ts"], common).then(() => true, () => false);
+    const audit = await runToEnd(["src/cli/verify.ts"], common).then(() => true, () => false);
     rmSync(state, { force: true });
     await db.drop();
     results.push({ instances: count, queue, occupy: rushLoad, audit });
@@ -229,7 +229,7 @@ async function memory(nats: NatsServer) {
   const seeded = JSON.parse(await runToEnd(["bench/seed.ts", "--events", "100", "--seats", "1000"], env)) as { eventIds: number[] };
   const service = await serve(["src/main.ts"], env, port);
   const idle = rssMb(service.pid);
-  const { signUserToken } = await import("../src/auth");
+  const { signUserToken } = await import("../src/http/auth");
   const auth = { authorization: `Bearer ${await signUserToken(1, SECRET)}` };
   const ticket = (await (await fetch(`http://127.0.0.1:${port}/api/v1/queue/tokens`, { method: "POST", headers: auth }).then((r) => r.json())) as any).data;
   for (const id of seeded.eventIds) {

@@ -1,9 +1,9 @@
 // `bun run seed -- --events N --seats M [--users U --balance KRW]`: loads a large concert (and funded wallets) into
 // the database the service is configured for (DATABASE_URL / DATA_DIR). Prints what it created as one JSON line.
 import { parseArgs } from "node:util";
-import { loadConfig } from "../src/config";
-import { openDatabase } from "../src/db";
-import { createEvent } from "../src/demo-data";
+import { loadConfig } from "../src/shared/config";
+import { openDatabase } from "../src/shared/db";
+import { createEvent } from "../src/catalog/demo-data";
 
 const { values } = parseArgs({
   options: {

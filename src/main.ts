@@ -1,5 +1,5 @@
-import { ConfigError, loadConfig } from "./config";
-import { log } from "./log";
+import { ConfigError, loadConfig } from "./shared/config";
+import { log } from "./shared/log";
 import { startService } from "./service";
 
 let config;

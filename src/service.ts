@@ -1,20 +1,20 @@
 // Wires the service together: database, NATS, the actor hosts and their NATS endpoints, and the HTTP edge.
 // main.ts runs it as a process; the end-to-end tests start it in-process the same way.
 import type { Service } from "nats";
-import { connectBus, type Bus } from "./bus";
-import { startCatalogService } from "./catalog";
-import { ConcertEventHost } from "./concert-event-host";
-import type { Config } from "./config";
-import { openDatabase, type Database } from "./db";
-import { seedDemo } from "./demo-data";
+import { connectBus, type Bus } from "./shared/bus";
+import { startCatalogService } from "./catalog/catalog";
+import { ConcertEventHost } from "./concert-event/concert-event-host";
+import type { Config } from "./shared/config";
+import { openDatabase, type Database } from "./shared/db";
+import { seedDemo } from "./catalog/demo-data";
 import { createApp, instrumented, SERVER_BODY_LIMIT } from "./http/app";
-import { log } from "./log";
-import { startPaymentService } from "./payments";
-import { QueueAdmissionHost } from "./queue-admission-host";
-import { Ownership, requestOwner } from "./ownership";
-import { QueueGate } from "./queue-gate";
+import { log } from "./shared/log";
+import { startPaymentService } from "./payments/payments";
+import { QueueAdmissionHost } from "./queue/queue-admission-host";
+import { Ownership, requestOwner } from "./cluster/ownership";
+import { QueueGate } from "./queue/queue-gate";
 import { hostname } from "node:os";
-import { startWalletService } from "./wallet";
+import { startWalletService } from "./wallet/wallet";
 
 export interface RunningService {
   port: number;

@@ -1,7 +1,7 @@
 // The PostgreSQL server goes away mid-sale and comes back: requests answer 503 with Retry-After in about two
 // seconds, /ready says so, the actors recover by themselves, and memory matches the database afterwards.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { verify } from "../src/verify";
+import { verify } from "../src/cli/verify";
 import { waitFor } from "./support/nats-server";
 import { canRunPostgres, startPostgresServer, type PostgresServer } from "./support/postgres-server";
 import { startTestService, UserClient, type TestService } from "./support/service";

@@ -1,8 +1,8 @@
 // Every endpoint of API.md through the real path: HTTP → NATS → actors → database, once per database adapter.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect, type NatsConnection } from "nats";
-import { CATALOG } from "../src/errors";
-import { verify } from "../src/verify";
+import { CATALOG } from "../src/shared/errors";
+import { verify } from "../src/cli/verify";
 import { databaseCases } from "./support/databases";
 import { startTestService, UserClient, type TestService } from "./support/service";
 
@@ -207,7 +207,7 @@ for (const db of cases) {
       const u = await admitted();
       const raw = await fetch(`${t.base}/api/v1/concert-events/1/occupy`, {
         method: "POST",
-        headers: { authorization: `Bearer ${await import("../src/auth").then((a) => a.signUserToken(u.userId, "test-secret-for-the-end-to-end-suite"))}`, "user-token": u.queueToken!, "content-type": "application/json" },
+        headers: { authorization: `Bearer ${await import("../src/http/auth").then((a) => a.signUserToken(u.userId, "test-secret-for-the-end-to-end-suite"))}`, "user-token": u.queueToken!, "content-type": "application/json" },
         body: "{not json",
       });
       expect(raw.status).toBe(400);

@@ -2,9 +2,9 @@
 // clients got is in the database, no seat is double-booked, and every balance equals its ledger (`verify`).
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
-import { loadConfig } from "../src/config";
-import { openDatabase } from "../src/db";
-import { verify } from "../src/verify";
+import { loadConfig } from "../src/shared/config";
+import { openDatabase } from "../src/shared/db";
+import { verify } from "../src/cli/verify";
 import { processDatabaseCases } from "./support/databases";
 import { freePort, portOpen, startNatsServer, waitFor, type NatsServer } from "./support/nats-server";
 import { TEST_SECRET, UserClient } from "./support/service";

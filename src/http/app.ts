@@ -1,13 +1,13 @@
 // The HTTP edge: schema-first routes for every endpoint of API.md. Handlers check who is calling, then send a request
 // over NATS and wrap the reply; they never touch actor state or the database.
 import { Elysia, t } from "elysia";
-import { bearerVerifier } from "../auth";
-import type { Bus } from "../bus";
-import type { Config } from "../config";
-import { AppError, CATALOG, errorBody, isErrorCode, RETRY_AFTER_SECONDS, type ErrorCode } from "../errors";
-import { log } from "../log";
-import { httpDuration, httpRequests, registry } from "../metrics";
-import { RateLimiter } from "../rate-limit";
+import { bearerVerifier } from "./auth";
+import type { Bus } from "../shared/bus";
+import type { Config } from "../shared/config";
+import { AppError, CATALOG, errorBody, isErrorCode, RETRY_AFTER_SECONDS, type ErrorCode } from "../shared/errors";
+import { log } from "../shared/log";
+import { httpDuration, httpRequests, registry } from "../shared/metrics";
+import { RateLimiter } from "./rate-limit";
 import {
   eventSubject,
   Requests,
@@ -20,7 +20,7 @@ import {
   type QueueTicket,
   type ReservationView,
   type SeatView,
-} from "../subjects";
+} from "../shared/subjects";
 import { BEARER, openApiDocument, QUEUE_TOKEN, swaggerUi, TAGS } from "./openapi";
 import * as S from "./schemas";
 

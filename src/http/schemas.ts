@@ -1,6 +1,6 @@
 // TypeBox schemas of every request and response body in API.md, with the examples Swagger UI shows.
 import { t, type TSchema } from "elysia";
-import { CATALOG, type ErrorCode } from "../errors";
+import { CATALOG, type ErrorCode } from "../shared/errors";
 
 /**
  * A whole number that must arrive as a JSON number: Elysia's t.Integer also accepts numeric strings, which the

@@ -4,7 +4,7 @@ import { SQL } from "bun";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { DatabaseTarget } from "../../src/config";
+import type { DatabaseTarget } from "../../src/shared/config";
 import { portOpen } from "./nats-server";
 
 const SERVER = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";

@@ -2,9 +2,9 @@
 // balancer would: what the scale-out and paused-owner tests share.
 import { expect } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import type { Database } from "../../src/db";
-import { preferredOwner } from "../../src/ownership";
-import { eventEntity, QUEUE_ENTITY } from "../../src/ownership-store";
+import type { Database } from "../../src/shared/db";
+import { preferredOwner } from "../../src/cluster/ownership";
+import { eventEntity, QUEUE_ENTITY } from "../../src/cluster/ownership-store";
 import { freshPostgres } from "./databases";
 import { freePort, portOpen, startNatsServer, waitFor } from "./nats-server";
 import { TEST_SECRET, UserClient, type Response } from "./service";

@@ -1,7 +1,7 @@
 // Starts the whole service in-process against its own nats-server and a given database, and gives tests a small
 // HTTP client that speaks as a user.
-import { signUserToken } from "../../src/auth";
-import { loadConfig, type Config, type DatabaseTarget } from "../../src/config";
+import { signUserToken } from "../../src/http/auth";
+import { loadConfig, type Config, type DatabaseTarget } from "../../src/shared/config";
 import { startService, type RunningService } from "../../src/service";
 import { startNatsServer, type NatsServer } from "./nats-server";
 

@@ -1,0 +1,253 @@
+// Hosts the actors of the concert events this instance owns. Owning an event means serving its NATS subjects (as a
+// `concert-event` NATS service of its own, so `nats micro info` shows who owns what) and fencing every commit with the
+// ownership epoch. The actor starts on the first command, gets the database and NATS as its load/commit adapters, and
+// is forgotten once it stops (passivated or crashed) so the next command starts a fresh one rebuilt from the database.
+import type { NatsConnection, Service } from "nats";
+import { createActor, fromPromise, type Actor } from "xstate";
+import { concertEventMachine, EVENT_COMMAND_TYPES, type CommitInput, type EventCommand, type EventRequest } from "../../actors/concert-event";
+import { endOfTurn, mailboxDepth } from "../../actors/durable-entity";
+import type { EventOp, OpResult } from "../../actors/seat-inventory";
+import type { Publisher } from "../shared/bus";
+import { fail, type Reply } from "../shared/codec";
+import { commitConcertEvent, loadConcertEvent, releaseLapsed } from "./concert-event-store";
+import type { Config } from "../shared/config";
+import type { Database, Queryable } from "../shared/db";
+import { storeCall } from "../shared/db/port";
+import { log } from "../shared/log";
+import { Mailbox } from "../shared/mailbox";
+import { holdsExpired, observe, paidAmount, payments, timedCommit } from "../shared/metrics";
+import { addService, idOf, idsOf } from "../shared/nats-service";
+import { eventEntity, eventIdOf as eventOfEntity, type Entity } from "../cluster/ownership-store";
+import { settled, whenFenced, type Lease, type OwnerHost } from "../cluster/ownership";
+import { Events, type EventCommandName } from "../shared/subjects";
+
+type EventActor = Actor<typeof concertEventMachine>;
+
+/** A running actor and the replies it still owes, so a crash can answer them at once instead of leaving them to time out. */
+interface Running {
+  actor: EventActor;
+  mailbox: Mailbox<EventCommand>;
+  owed: Set<(reply: Reply<unknown>) => void>;
+}
+
+/** An event this instance owns: the lease (and epoch) it serves under, the NATS service that routes its commands here. */
+interface Owned {
+  lease: Lease;
+  logic: typeof concertEventMachine;
+  service?: Service;
+  running?: Running;
+}
+
+/** The domain events one committed op stands for. */
+function domainEvents(eventId: number, op: EventOp, result: OpResult): [string, unknown][] {
+  switch (op.type) {
+    case "held":
+      return [[Events.seat(eventId, "held"), { eventId, seatIds: [op.seatId], userId: op.userId, expiresAt: new Date(op.expiresAt).toISOString() }]];
+    case "released":
+      return [[Events.seat(eventId, "released"), { eventId, seatIds: [op.seatId], userId: op.userId, reason: op.reason }]];
+    case "reserved": {
+      const reservationId = result && "reservationId" in result ? result.reservationId : undefined;
+      const body = { eventId, reservationId, userId: op.userId, seatIds: op.seatIds };
+      return [
+        [Events.seat(eventId, "reserved"), body],
+        [Events.reservation(eventId, "created"), { ...body, totalAmount: op.totalAmount, expiresAt: new Date(op.expiresAt).toISOString() }],
+      ];
+    }
+    case "reservationEnded": {
+      const what = op.status === "EXPIRED" ? "expired" : "cancelled";
+      const body = { eventId, reservationId: op.reservationId, userId: op.userId, seatIds: op.seatIds };
+      return [
+        [Events.reservation(eventId, what), body],
+        [Events.seat(eventId, "released"), { ...body, reason: `reservation_${what}` }],
+      ];
+    }
+    case "paid": {
+      if (!result || !("paymentId" in result)) return [];
+      const body = { eventId, reservationId: op.reservationId, userId: op.userId, seatIds: op.seatIds };
+      return [
+        [Events.seat(eventId, "sold"), body],
+        [Events.paymentCompleted(eventId), { ...body, paymentId: result.paymentId, amount: op.amount }],
+      ];
+    }
+  }
+}
+
+/** Counts what a committed op means for the operators' metrics. */
+function count(op: EventOp, result: OpResult): void {
+  if (op.type === "released") holdsExpired.inc({ kind: "hold" });
+  if (op.type === "reservationEnded" && op.status === "EXPIRED") holdsExpired.inc({ kind: "reservation" });
+  if (op.type !== "paid") return;
+  const paid = Boolean(result && "paymentId" in result);
+  payments.inc({ outcome: paid ? "success" : "insufficient_balance" });
+  if (paid) paidAmount.inc(op.amount);
+}
+
+export class ConcertEventHost implements OwnerHost {
+  private readonly owned = new Map<number, Owned>();
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly db: Database,
+    private readonly bus: Publisher,
+    private readonly config: Config,
+    private readonly instance: string,
+  ) {
+    this.observeActors();
+  }
+
+  /** The actor logic for one ownership: every commit it makes is fenced by the lease's epoch. */
+  private logicFor(eventId: number, lease: Lease) {
+    const { db, bus } = this;
+    return concertEventMachine.provide({
+      actors: {
+        gather: endOfTurn,
+        load: fromPromise(({ input }: { input: { key: number } }) => storeCall("concert-event", loadConcertEvent(db, input.key))),
+        commit: fromPromise(async ({ input }: { input: CommitInput }) => {
+          const results = await timedCommit("concert-event", input.ops.length, () =>
+            storeCall("concert-event", commitConcertEvent(db, input.key, lease.epoch, input.ops)),
+          ).catch(whenFenced(lease, "concert-event", eventEntity(eventId)));
+          input.ops.forEach((op, i) => {
+            const result = results[i] ?? null;
+            count(op, result);
+            for (const [subject, body] of domainEvents(input.key, op, result)) bus.publish(subject, body);
+          });
+          return results;
+        }),
+      },
+    });
+  }
+
+  /** Whatever lapsed while no actor owned the event (after a crash, say) is released before its new owner loads it. */
+  async onClaim(entity: Entity, tx: Queryable): Promise<void> {
+    const eventId = eventOfEntity(entity)!;
+    const released = await releaseLapsed(tx, eventId, Date.now());
+    if (released > 0) log.info("released lapsed holds and reservations on taking the event", { eventId, released });
+  }
+
+  async acquire(entity: Entity, lease: Lease): Promise<void> {
+    const eventId = eventOfEntity(entity)!;
+    const owned: Owned = { lease, logic: this.logicFor(eventId, lease) };
+    this.owned.set(eventId, owned);
+    owned.service = await addService(
+      this.nc,
+      "concert-event",
+      "콘서트 이벤트 액터: 좌석 점유, 예약, 결제",
+      EVENT_COMMAND_TYPES.map((name) => ({
+        name,
+        subject: `rsv.event.${eventId}.${name}`,
+        handle: (request) => this.ask(eventId, commandOf(name, request)),
+      })),
+      { event: String(eventId), instance: this.instance, epoch: String(lease.epoch) },
+    );
+  }
+
+  /**
+   * Stops serving an event. Gracefully: no new commands arrive, the ones already accepted are answered (their
+   * commits land), then the actor stops. Otherwise (ownership lost): at once, owed replies answered 503.
+   */
+  async relinquish(entity: Entity, graceful: boolean): Promise<void> {
+    const eventId = eventOfEntity(entity)!;
+    const owned = this.owned.get(eventId);
+    if (!owned) return;
+    if (graceful) {
+      await owned.service?.stop();
+      await settled(() => !owned.running || owned.running.owed.size === 0, this.config.requestTimeoutMs);
+    } else {
+      void owned.service?.stop();
+    }
+    if (this.owned.get(eventId) === owned) this.owned.delete(eventId);
+    this.stopActor(owned);
+  }
+
+  private stopActor(owned: Owned): void {
+    const running = owned.running;
+    if (!running) return;
+    owned.running = undefined;
+    running.actor.stop();
+    for (const reply of running.owed) reply(fail("service_unavailable"));
+  }
+
+  private actorFor(eventId: number, owned: Owned): Running {
+    const existing = owned.running;
+    if (existing && existing.actor.getSnapshot().status === "active") return existing;
+    const actor = createActor(owned.logic, {
+      input: {
+        key: eventId,
+        holdTtlMs: this.config.seatHoldTtlMs,
+        maxSeatsPerUser: this.config.maxSeatsPerUser,
+        idleMs: this.config.actorIdleMs,
+        now: Date.now,
+      },
+    });
+    const running: Running = { actor, mailbox: new Mailbox((commands) => actor.send({ type: "commands", commands })), owed: new Set() };
+    actor.subscribe({
+      complete: () => this.forget(owned, running),
+      error: (error) => {
+        // Like a supervisor's restart: drop the broken actor, answer what it owed, and let the next command rebuild
+        // the event from the database. Other events' actors are untouched.
+        log.error("concert event actor crashed", { eventId, error: String(error) });
+        this.forget(owned, running);
+        for (const reply of running.owed) reply(fail("service_unavailable"));
+      },
+    });
+    owned.running = running;
+    actor.start();
+    return running;
+  }
+
+  private forget(owned: Owned, running: Running): void {
+    if (owned.running === running) owned.running = undefined;
+  }
+
+  ask(eventId: number, command: EventRequest): Promise<Reply<unknown>> {
+    return new Promise((resolve) => {
+      const owned = this.owned.get(eventId);
+      if (!owned || !owned.lease.valid()) return resolve(fail("service_unavailable"));
+      const running = this.actorFor(eventId, owned);
+      const replyTo = (reply: Reply<unknown>) => {
+        running.owed.delete(replyTo);
+        resolve(reply);
+      };
+      running.owed.add(replyTo);
+      running.mailbox.post({ ...command, replyTo } as EventCommand);
+    });
+  }
+
+  /** Per live event: commands waiting for an answer, and seats by state. */
+  private observeActors(): void {
+    const live = () =>
+      [...this.owned.entries()].flatMap(([eventId, { running }]) => (running ? [{ eventId, context: running.actor.getSnapshot().context }] : []));
+    observe("actor_mailbox_depth", "Commands an event actor has accepted and not yet answered", ["event"], () =>
+      live().map(({ eventId, context }) => ({ labels: { event: eventId }, value: mailboxDepth(context) })),
+    );
+    observe("event_seats", "Seats of each live event actor by state", ["event", "status"], () =>
+      live().flatMap(({ eventId, context }) =>
+        Object.entries(context.model?.counts() ?? {}).map(([status, value]) => ({ labels: { event: eventId, status }, value })),
+      ),
+    );
+  }
+
+  /** Last resort at shutdown, after the coordinator has handed everything over. */
+  stop(): void {
+    for (const owned of this.owned.values()) {
+      void owned.service?.stop();
+      this.stopActor(owned);
+    }
+    this.owned.clear();
+  }
+}
+
+function commandOf(name: EventCommandName, request: Record<string, unknown>): EventRequest {
+  const userId = idOf(request, "userId");
+  switch (name) {
+    case "seats":
+      return { type: name, userId };
+    case "occupy":
+      return { type: name, userId, seatId: idOf(request, "seatId") };
+    case "reserve":
+      return { type: name, userId, seatIds: idsOf(request, "seatIds") };
+    case "pay":
+    case "cancel":
+      return { type: name, userId, reservationId: idOf(request, "reservationId") };
+  }
+}

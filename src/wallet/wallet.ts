@@ -1,0 +1,55 @@
+// The prepaid wallet: balances and charges. A charge is one atomic UPDATE, so concurrent charges all count, and
+// every charge is written to the ledger in the same transaction.
+import type { NatsConnection, Service } from "nats";
+import { ok } from "../shared/codec";
+import type { Database } from "../shared/db";
+import { AppError } from "../shared/errors";
+import { addService, idOf } from "../shared/nats-service";
+import { Events, Requests, type Balance } from "../shared/subjects";
+import type { Publisher } from "../shared/bus";
+
+export const MAX_CHARGE = 100_000_000;
+export const MAX_BALANCE = 1_000_000_000_000;
+
+export async function balanceOf(db: Database, userId: number): Promise<Balance> {
+  const [row] = await db.query(`SELECT balance FROM wallets WHERE user_id = $1`, [userId]);
+  return { balance: row ? Number(row.balance) : 0 };
+}
+
+export async function charge(db: Database, userId: number, amount: number): Promise<Balance> {
+  if (!Number.isSafeInteger(amount) || amount < 1 || amount > MAX_CHARGE) throw new AppError("invalid_amount");
+  return db.transaction(async (tx) => {
+    const rows = await tx.query(
+      `INSERT INTO wallets (user_id, balance) VALUES ($1, $2)
+       ON CONFLICT (user_id) DO UPDATE SET balance = wallets.balance + EXCLUDED.balance
+       WHERE wallets.balance + EXCLUDED.balance <= $3
+       RETURNING balance`,
+      [userId, amount, MAX_BALANCE],
+    );
+    if (rows.length === 0) throw new AppError("invalid_amount");
+    await tx.query(`INSERT INTO wallet_ledger (user_id, amount, kind) VALUES ($1, $2, 'charge')`, [userId, amount]);
+    return { balance: Number(rows[0]!.balance) };
+  });
+}
+
+export function startWalletService(nc: NatsConnection, db: Database, bus: Publisher): Promise<Service> {
+  return addService(nc, "wallet", "잔액 조회와 충전", [
+    {
+      name: "balance",
+      subject: Requests.walletBalance,
+      handle: async (request) => ok(await balanceOf(db, idOf(request, "userId"))),
+    },
+    {
+      name: "charge",
+      subject: Requests.walletCharge,
+      handle: async (request) => {
+        const userId = idOf(request, "userId");
+        const amount = request.amount;
+        if (typeof amount !== "number") throw new AppError("invalid_amount");
+        const result = await charge(db, userId, amount);
+        bus.publish(Events.walletCharged, { userId, amount, balance: result.balance });
+        return ok(result);
+      },
+    },
+  ]);
+}

@@ -1,0 +1,382 @@
+import { describe, expect, test } from "bun:test";
+import { createActor, fromPromise, SimulatedClock } from "xstate";
+import { concertEventMachine, type CommitInput, type EventCommand, type EventRequest } from "../../actors/concert-event";
+import type { EventOp, InventorySnapshot, OpResult, Seat } from "../../actors/seat-inventory";
+import type { Reply } from "../../src/shared/codec";
+
+const TTL = 300_000;
+
+function seats(n: number, price = 50_000): Seat[] {
+  return Array.from({ length: n }, (_, i) => ({ id: i + 1, seatNumber: String(i + 1), price, status: "AVAILABLE" as const }));
+}
+
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  return { promise, resolve, reject };
+}
+
+/** A fake database: hands out ids, debits a wallet map, and can be paused or made to fail. */
+function harness(snapshot: InventorySnapshot | null = { seats: seats(10), reservations: [] }, options: { maxSeatsPerUser?: number; idleMs?: number } = {}) {
+  const clock = new SimulatedClock();
+  clock.set(1_700_000_000_000);
+  const batches: EventOp[][] = [];
+  const balances = new Map<number, number>();
+  let nextReservationId = 100;
+  let nextPaymentId = 500;
+  let gate: Promise<void> | undefined;
+  let failNext: Error | undefined;
+  let loads = 0;
+  let current = snapshot;
+
+  const machine = concertEventMachine.provide({
+    actors: {
+      load: fromPromise(async () => {
+        loads++;
+        return current;
+      }),
+      commit: fromPromise(async ({ input }: { input: CommitInput }) => {
+        batches.push(input.ops);
+        if (gate) await gate;
+        if (failNext) {
+          const error = failNext;
+          failNext = undefined;
+          throw error;
+        }
+        return input.ops.map((op): OpResult => {
+          if (op.type === "reserved") return { reservationId: nextReservationId++ };
+          if (op.type !== "paid") return null;
+          const balance = balances.get(op.userId) ?? 0;
+          if (balance < op.amount) return { rejected: "insufficient_balance" };
+          balances.set(op.userId, balance - op.amount);
+          return { paymentId: nextPaymentId++ };
+        });
+      }),
+    },
+  });
+  const actor = createActor(machine, {
+    clock,
+    input: { key: 7, holdTtlMs: TTL, maxSeatsPerUser: options.maxSeatsPerUser ?? 4, idleMs: options.idleMs ?? 3_600_000, now: () => clock.now() },
+  }).start();
+
+  const ask = <T = any>(command: EventRequest) =>
+    new Promise<Reply<T>>((resolve) => actor.send({ ...command, replyTo: resolve as (r: Reply<unknown>) => void } as EventCommand));
+  const settle = () => new Promise((r) => setTimeout(r, 0));
+
+  return {
+    actor,
+    clock,
+    batches,
+    balances,
+    ask,
+    settle,
+    get loads() {
+      return loads;
+    },
+    pause() {
+      const d = deferred<void>();
+      gate = d.promise;
+      return () => {
+        gate = undefined;
+        d.resolve();
+      };
+    },
+    failNextCommit(error: Error) {
+      failNext = error;
+    },
+    setSnapshot(s: InventorySnapshot | null) {
+      current = s;
+    },
+  };
+}
+
+describe("concert-event actor: holds", () => {
+  test("occupy holds the seat for the TTL and a second user gets seat_unavailable", async () => {
+    const h = harness();
+    const first = await h.ask({ type: "occupy", userId: 1, seatId: 3 });
+    expect(first).toEqual({
+      ok: true,
+      data: { id: 3, seatNumber: "3", price: 50_000, expirationTime: new Date(h.clock.now() + TTL).toISOString() },
+    });
+    expect(await h.ask({ type: "occupy", userId: 2, seatId: 3 })).toEqual({ ok: false, code: "seat_unavailable" });
+    expect(h.batches).toEqual([[{ type: "held", seatId: 3, userId: 1, expiresAt: h.clock.now() + TTL }]]);
+  });
+
+  test("occupying your own hold again returns it unchanged and writes nothing", async () => {
+    const h = harness();
+    const first = await h.ask({ type: "occupy", userId: 1, seatId: 3 });
+    h.clock.increment(10_000);
+    expect(await h.ask({ type: "occupy", userId: 1, seatId: 3 })).toEqual(first);
+    expect(h.batches.length).toBe(1);
+  });
+
+  test("unknown seat is not_found_seat; available seats exclude held ones", async () => {
+    const h = harness();
+    expect(await h.ask({ type: "occupy", userId: 1, seatId: 99 })).toEqual({ ok: false, code: "not_found_seat" });
+    await h.ask({ type: "occupy", userId: 1, seatId: 1 });
+    const list = await h.ask<{ id: number }[]>({ type: "seats", userId: 2 });
+    expect(list.ok && list.data.map((s) => s.id)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  test("a user may hold or reserve at most maxSeatsPerUser seats", async () => {
+    const h = harness(undefined, { maxSeatsPerUser: 2 });
+    expect((await h.ask({ type: "occupy", userId: 1, seatId: 1 })).ok).toBe(true);
+    expect((await h.ask({ type: "occupy", userId: 1, seatId: 2 })).ok).toBe(true);
+    expect(await h.ask({ type: "occupy", userId: 1, seatId: 3 })).toEqual({ ok: false, code: "hold_limit_exceeded" });
+    // Reserving does not free a place under the limit.
+    await h.ask({ type: "reserve", userId: 1, seatIds: [1] });
+    expect(await h.ask({ type: "occupy", userId: 1, seatId: 3 })).toEqual({ ok: false, code: "hold_limit_exceeded" });
+    expect((await h.ask({ type: "occupy", userId: 2, seatId: 3 })).ok).toBe(true);
+  });
+
+  test("a hold lapses after the TTL on the actor's clock and the seat is free again", async () => {
+    const h = harness();
+    await h.ask({ type: "occupy", userId: 1, seatId: 5 });
+    h.clock.increment(TTL - 1);
+    await h.settle();
+    expect(h.batches.length).toBe(1);
+    h.clock.increment(1);
+    await h.settle();
+    expect(h.batches[1]).toEqual([{ type: "released", seatId: 5, userId: 1, reason: "expired" }]);
+    expect((await h.ask({ type: "occupy", userId: 2, seatId: 5 })).ok).toBe(true);
+  });
+});
+
+describe("concert-event actor: reservations and payment", () => {
+  test("reserve turns holds into a reservation due at the earliest hold expiry", async () => {
+    const h = harness();
+    const start = h.clock.now();
+    await h.ask({ type: "occupy", userId: 1, seatId: 1 });
+    h.clock.increment(5_000);
+    await h.ask({ type: "occupy", userId: 1, seatId: 2 });
+    const reply = await h.ask({ type: "reserve", userId: 1, seatIds: [1, 2] });
+    expect(reply).toEqual({
+      ok: true,
+      data: {
+        id: 100,
+        concertEventId: 7,
+        totalSeats: 2,
+        totalAmount: 100_000,
+        createdAt: new Date(start + 5_000).toISOString(),
+        status: "PENDING",
+        expiresAt: new Date(start + TTL).toISOString(),
+        seatIds: [1, 2],
+      },
+    });
+  });
+
+  test("reserving a seat not held by you, or whose hold lapsed, is seat_not_held", async () => {
+    const h = harness();
+    await h.ask({ type: "occupy", userId: 1, seatId: 1 });
+    expect(await h.ask({ type: "reserve", userId: 2, seatIds: [1] })).toEqual({ ok: false, code: "seat_not_held" });
+    expect(await h.ask({ type: "reserve", userId: 1, seatIds: [1, 2] })).toEqual({ ok: false, code: "seat_not_held" });
+    h.clock.increment(TTL);
+    await h.settle();
+    expect(await h.ask({ type: "reserve", userId: 1, seatIds: [1] })).toEqual({ ok: false, code: "seat_not_held" });
+  });
+
+  test("an unpaid reservation expires at its deadline, releasing its seats; paying then is reservation_expired", async () => {
+    const h = harness();
+    await h.ask({ type: "occupy", userId: 1, seatId: 4 });
+    const reserved = await h.ask<{ id: number }>({ type: "reserve", userId: 1, seatIds: [4] });
+    const id = reserved.ok ? reserved.data.id : -1;
+    h.clock.increment(TTL);
+    await h.settle();
+    expect(h.batches.at(-1)).toEqual([{ type: "reservationEnded", reservationId: id, userId: 1, seatIds: [4], status: "EXPIRED" }]);
+    h.balances.set(1, 1_000_000);
+    expect(await h.ask({ type: "pay", userId: 1, reservationId: id })).toEqual({ ok: false, code: "reservation_expired" });
+    expect((await h.ask({ type: "occupy", userId: 2, seatId: 4 })).ok).toBe(true);
+  });
+
+  test("payment sells the seats, paying again returns the same payment, others cannot pay it", async () => {
+    const h = harness();
+    h.balances.set(1, 60_000);
+    await h.ask({ type: "occupy", userId: 1, seatId: 4 });
+    const reserved = await h.ask<{ id: number }>({ type: "reserve", userId: 1, seatIds: [4] });
+    const id = reserved.ok ? reserved.data.id : -1;
+    expect(await h.ask({ type: "pay", userId: 2, reservationId: id })).toEqual({ ok: false, code: "not_found_reservation" });
+    const paid = await h.ask({ type: "pay", userId: 1, reservationId: id });
+    expect(paid).toEqual({
+      ok: true,
+      data: { id: 500, reservationId: id, amount: 50_000, status: "success", paidAt: new Date(h.clock.now()).toISOString() },
+    });
+    expect(await h.ask({ type: "pay", userId: 1, reservationId: id })).toEqual(paid);
+    expect(h.balances.get(1)).toBe(10_000);
+    // Sold seats never lapse.
+    h.clock.increment(TTL * 2);
+    await h.settle();
+    expect(await h.ask({ type: "occupy", userId: 2, seatId: 4 })).toEqual({ ok: false, code: "seat_unavailable" });
+    expect(await h.ask({ type: "cancel", userId: 1, reservationId: id })).toEqual({ ok: false, code: "invalid_request" });
+  });
+
+  test("two concurrent payments of one reservation charge once and both get the same payment", async () => {
+    const h = harness();
+    h.balances.set(1, 100_000);
+    await h.ask({ type: "occupy", userId: 1, seatId: 4 });
+    const reserved = await h.ask<{ id: number }>({ type: "reserve", userId: 1, seatIds: [4] });
+    const id = reserved.ok ? reserved.data.id : -1;
+    const [a, b] = await Promise.all([h.ask({ type: "pay", userId: 1, reservationId: id }), h.ask({ type: "pay", userId: 1, reservationId: id })]);
+    expect(a).toEqual(b);
+    expect(a.ok).toBe(true);
+    expect(h.balances.get(1)).toBe(50_000);
+    expect(h.batches.flat().filter((op) => op.type === "paid").length).toBe(1);
+  });
+
+  test("insufficient balance leaves the reservation payable", async () => {
+    const h = harness();
+    await h.ask({ type: "occupy", userId: 1, seatId: 4 });
+    const reserved = await h.ask<{ id: number }>({ type: "reserve", userId: 1, seatIds: [4] });
+    const id = reserved.ok ? reserved.data.id : -1;
+    expect(await h.ask({ type: "pay", userId: 1, reservationId: id })).toEqual({ ok: false, code: "insufficient_balance" });
+    h.balances.set(1, 50_000);
+    expect((await h.ask({ type: "pay", userId: 1, reservationId: id })).ok).toBe(true);
+  });
+
+  test("cancel releases the seats of an unpaid reservation", async () => {
+    const h = harness();
+    await h.ask({ type: "occupy", userId: 1, seatId: 4 });
+    const reserved = await h.ask<{ id: number }>({ type: "reserve", userId: 1, seatIds: [4] });
+    const id = reserved.ok ? reserved.data.id : -1;
+    const cancelled = await h.ask<{ status: string }>({ type: "cancel", userId: 1, reservationId: id });
+    expect(cancelled.ok && cancelled.data.status).toBe("CANCELLED");
+    expect((await h.ask({ type: "occupy", userId: 2, seatId: 4 })).ok).toBe(true);
+  });
+});
+
+describe("concert-event actor: group commit and recovery", () => {
+  test("no reply before commit; commands arriving meanwhile share the next single transaction", async () => {
+    const h = harness({ seats: seats(50), reservations: [] }, { maxSeatsPerUser: 1 });
+    const release = h.pause();
+    const replies: Reply<unknown>[] = [];
+    const occupy = (user: number) => void h.ask({ type: "occupy", userId: user, seatId: user }).then((r) => replies.push(r));
+    occupy(1);
+    await h.settle();
+    for (let user = 2; user <= 5; user++) occupy(user);
+    await h.settle();
+    expect(replies).toEqual([]);
+    expect(h.batches.map((b) => b.length)).toEqual([1]);
+    release();
+    await h.settle();
+    await h.settle();
+    expect(replies.length).toBe(5);
+    expect(h.batches.map((b) => b.length)).toEqual([1, 4]);
+  });
+
+  test("commands that arrive together go into one transaction, the first one included", async () => {
+    const h = harness({ seats: seats(50), reservations: [] }, { maxSeatsPerUser: 1 });
+    const replies = await Promise.all([1, 2, 3, 4, 5].map((user) => h.ask({ type: "occupy", userId: user, seatId: user })));
+    expect(replies.every((r) => r.ok)).toBe(true);
+    expect(h.batches.map((b) => b.length)).toEqual([5]);
+  });
+
+  test("a failed commit fails every waiting command and reloads memory from the database", async () => {
+    const h = harness();
+    await h.ask({ type: "occupy", userId: 1, seatId: 1 });
+    const committed = { seats: seats(10).map((s) => (s.id === 1 ? { ...s, status: "HELD" as const, userId: 1, holdExpiresAt: h.clock.now() + TTL } : s)), reservations: [] };
+    h.setSnapshot(committed);
+    h.failNextCommit(Object.assign(new Error("connection lost"), { code: "service_unavailable" }));
+    const release = h.pause();
+    const a = h.ask({ type: "occupy", userId: 2, seatId: 2 });
+    const b = h.ask({ type: "occupy", userId: 3, seatId: 3 });
+    release();
+    expect(await a).toEqual({ ok: false, code: "service_unavailable" });
+    expect(await b).toEqual({ ok: false, code: "service_unavailable" });
+    expect(h.loads).toBe(2);
+    // Memory is what the database holds: seat 1 held, seats 2 and 3 free.
+    expect(await h.ask({ type: "occupy", userId: 4, seatId: 1 })).toEqual({ ok: false, code: "seat_unavailable" });
+    expect((await h.ask({ type: "occupy", userId: 4, seatId: 2 })).ok).toBe(true);
+  });
+
+  test("on load, lapsed holds and overdue reservations are released and live ones keep their timers", async () => {
+    const clock0 = 1_700_000_000_000;
+    const list = seats(4);
+    list[0] = { ...list[0]!, status: "HELD", userId: 1, holdExpiresAt: clock0 - 1 };
+    list[1] = { ...list[1]!, status: "HELD", userId: 1, holdExpiresAt: clock0 + 1_000 };
+    list[2] = { ...list[2]!, status: "RESERVED", userId: 2, reservationKey: "db9" };
+    const h = harness({
+      seats: list,
+      reservations: [{ key: "db9", id: 9, userId: 2, seatIds: [3], totalAmount: 50_000, createdAt: clock0 - TTL, expiresAt: clock0 - 5, status: "PENDING" }],
+    });
+    await h.settle();
+    // The simulated clock runs even a zero delay only when it is advanced.
+    h.clock.increment(0);
+    await h.settle();
+    // Earliest deadline first: the reservation was due at −5 ms, the hold at −1 ms.
+    expect(h.batches[0]).toEqual([
+      { type: "reservationEnded", reservationId: 9, userId: 2, seatIds: [3], status: "EXPIRED" },
+      { type: "released", seatId: 1, userId: 1, reason: "expired" },
+    ]);
+    expect(await h.ask({ type: "occupy", userId: 5, seatId: 2 })).toEqual({ ok: false, code: "seat_unavailable" });
+    h.clock.increment(1_000);
+    await h.settle();
+    expect((await h.ask({ type: "occupy", userId: 5, seatId: 2 })).ok).toBe(true);
+  });
+
+  test("an event that does not exist answers not_found_concert_event", async () => {
+    const h = harness(null);
+    expect(await h.ask({ type: "seats", userId: 1 })).toEqual({ ok: false, code: "not_found_concert_event" });
+  });
+
+  test("an idle actor with no live holds stops itself (passivation)", async () => {
+    const h = harness(undefined, { idleMs: 60_000 });
+    await h.ask({ type: "occupy", userId: 1, seatId: 1 });
+    h.clock.increment(60_000);
+    await h.settle();
+    expect(h.actor.getSnapshot().status).toBe("active");
+    h.clock.increment(TTL);
+    await h.settle();
+    h.clock.increment(60_000);
+    await h.settle();
+    expect(h.actor.getSnapshot().status).toBe("done");
+  });
+});
+
+describe("concert-event actor: commands delivered together", () => {
+  const collect = () => {
+    const replies = new Map<string, Reply<any>>();
+    const as = (name: string, command: EventRequest) => ({ ...command, replyTo: (r: Reply<unknown>) => replies.set(name, r) }) as EventCommand;
+    return { replies, as };
+  };
+
+  test("one commands event is handled as its commands one by one, in order, in one transaction", async () => {
+    const h = harness();
+    await h.settle();
+    const { replies, as } = collect();
+    h.actor.send({
+      type: "commands",
+      commands: [
+        as("first", { type: "occupy", userId: 1, seatId: 1 }),
+        as("second on the same seat", { type: "occupy", userId: 2, seatId: 1 }),
+        as("another seat", { type: "occupy", userId: 2, seatId: 2 }),
+        as("read", { type: "seats", userId: 3 }),
+      ],
+    });
+    await h.settle();
+    await h.settle();
+    expect(replies.get("first")?.ok).toBe(true);
+    expect(replies.get("second on the same seat")).toEqual({ ok: false, code: "seat_unavailable" });
+    expect(replies.get("another seat")?.ok).toBe(true);
+    const available = (replies.get("read") as { ok: true; data: { id: number }[] }).data.map((s) => s.id);
+    expect(available).not.toContain(1);
+    expect(available).not.toContain(2);
+    expect(h.batches.map((b) => b.map((op) => op.type))).toEqual([["held", "held"]]);
+  });
+
+  test("commands that arrive while the event loads wait for it, and an unknown event refuses each of them", async () => {
+    const loading = harness();
+    const early = collect();
+    loading.actor.send({ type: "commands", commands: [early.as("a", { type: "occupy", userId: 1, seatId: 3 }), early.as("b", { type: "occupy", userId: 2, seatId: 3 })] });
+    await loading.settle();
+    await loading.settle();
+    expect(early.replies.get("a")?.ok).toBe(true);
+    expect(early.replies.get("b")).toEqual({ ok: false, code: "seat_unavailable" });
+
+    const missing = harness(null);
+    await missing.settle();
+    const late = collect();
+    missing.actor.send({ type: "commands", commands: [late.as("a", { type: "occupy", userId: 1, seatId: 1 }), late.as("b", { type: "seats", userId: 2 })] });
+    expect(late.replies.get("a")).toEqual({ ok: false, code: "not_found_concert_event" });
+    expect(late.replies.get("b")).toEqual({ ok: false, code: "not_found_concert_event" });
+  });
+});

@@ -1,0 +1,242 @@
+import { describe, expect, test } from "bun:test";
+import { createActor, fromPromise, SimulatedClock } from "xstate";
+import type { CommitInput } from "../../actors/durable-entity";
+import { queueAdmissionMachine, type QueueOp, type QueueRequest, type QueueSnapshot } from "../../actors/queue-admission";
+import type { Reply } from "../../src/shared/codec";
+
+const TTL = 600_000;
+const T0 = 1_700_000_000_000;
+
+function harness(options: { maxActive?: number; snapshot?: QueueSnapshot } = {}) {
+  const clock = new SimulatedClock();
+  clock.set(T0);
+  const batches: QueueOp[][] = [];
+  let gate: Promise<void> | undefined;
+  let failNext = false;
+  let loads = 0;
+  let snapshot: QueueSnapshot = options.snapshot ?? { tokens: [], nextSeq: 1 };
+  let counter = 0;
+  const machine = queueAdmissionMachine.provide({
+    actors: {
+      load: fromPromise<QueueSnapshot | null, { key: number }>(async () => {
+        loads++;
+        return snapshot;
+      }),
+      commit: fromPromise(async ({ input }: { input: CommitInput<QueueOp> }) => {
+        batches.push(input.ops);
+        if (gate) await gate;
+        if (failNext) {
+          failNext = false;
+          throw Object.assign(new Error("database gone"), { code: "service_unavailable" });
+        }
+        return input.ops.map(() => null);
+      }),
+    },
+  });
+  const actor = createActor(machine, {
+    clock,
+    input: {
+      key: 0,
+      idleMs: 86_400_000,
+      maxActive: options.maxActive ?? 2,
+      activeTtlMs: TTL,
+      now: () => clock.now(),
+      newToken: () => `token-${String(++counter).padStart(16, "0")}`,
+    },
+  }).start();
+  const ask = <T = any>(command: QueueRequest) =>
+    new Promise<Reply<T>>((resolve) => actor.send({ ...command, replyTo: resolve }));
+  const data = async <T = any>(command: QueueRequest): Promise<T> => {
+    const reply = await ask<T>(command);
+    if (!reply.ok) throw new Error(`refused: ${reply.code}`);
+    return reply.data;
+  };
+  const settle = () => new Promise((r) => setTimeout(r, 0));
+  return {
+    actor,
+    clock,
+    batches,
+    ask,
+    data,
+    settle,
+    get loads() {
+      return loads;
+    },
+    pause() {
+      let release!: () => void;
+      gate = new Promise((r) => (release = r));
+      return () => {
+        gate = undefined;
+        release();
+      };
+    },
+    failNextCommit() {
+      failNext = true;
+    },
+    setSnapshot(s: QueueSnapshot) {
+      snapshot = s;
+    },
+  };
+}
+
+describe("queue-admission actor", () => {
+  test("the first maxActive users are admitted at once, the rest wait in arrival order", async () => {
+    const h = harness({ maxActive: 2 });
+    const tickets = [];
+    for (let user = 1; user <= 5; user++) tickets.push(await h.data({ type: "enter", userId: user }));
+    expect(tickets.map((t) => [t.status, t.queuePosition])).toEqual([
+      ["ACTIVE", 0],
+      ["ACTIVE", 0],
+      ["WAITING", 1],
+      ["WAITING", 2],
+      ["WAITING", 3],
+    ]);
+    expect(tickets[0].expiresAt).toBe(new Date(T0 + TTL).toISOString());
+    expect(new Set(tickets.map((t) => t.token)).size).toBe(5);
+  });
+
+  test("entering again returns the same token and place", async () => {
+    const h = harness({ maxActive: 1 });
+    await h.data({ type: "enter", userId: 1 });
+    const first = await h.data({ type: "enter", userId: 2 });
+    await h.data({ type: "enter", userId: 3 });
+    expect(await h.data({ type: "enter", userId: 2 })).toEqual(first);
+    expect(h.batches.flat().filter((op) => op.type === "issued").length).toBe(3);
+  });
+
+  test("positions move up when someone ahead leaves, and leaving an ACTIVE token admits the next", async () => {
+    const h = harness({ maxActive: 1 });
+    const a = await h.data({ type: "enter", userId: 1 });
+    const b = await h.data({ type: "enter", userId: 2 });
+    const c = await h.data({ type: "enter", userId: 3 });
+    const d = await h.data({ type: "enter", userId: 4 });
+    expect(await h.data({ type: "leave", userId: 3, token: c.token })).toEqual({ status: "EXPIRED" });
+    expect((await h.data({ type: "status", userId: 4, token: d.token })).queuePosition).toBe(2);
+    await h.data({ type: "leave", userId: 1, token: a.token });
+    expect((await h.data({ type: "status", userId: 2, token: b.token })).status).toBe("ACTIVE");
+    expect(await h.data({ type: "status", userId: 4, token: d.token })).toMatchObject({ status: "WAITING", queuePosition: 1 });
+    expect(await h.ask({ type: "status", userId: 3, token: c.token })).toEqual({ ok: false, code: "not_found_in_queue" });
+  });
+
+  test("an ACTIVE token lapses after its TTL on the actor's clock and the next in line is admitted", async () => {
+    const h = harness({ maxActive: 1 });
+    const a = await h.data({ type: "enter", userId: 1 });
+    const b = await h.data({ type: "enter", userId: 2 });
+    h.clock.increment(TTL - 1);
+    await h.settle();
+    expect((await h.data({ type: "status", userId: 1, token: a.token })).status).toBe("ACTIVE");
+    h.clock.increment(1);
+    await h.settle();
+    expect(await h.ask({ type: "status", userId: 1, token: a.token })).toEqual({ ok: false, code: "not_found_in_queue" });
+    expect(await h.data({ type: "status", userId: 2, token: b.token })).toEqual({
+      queuePosition: 0,
+      estimatedWaitingTime: 0,
+      status: "ACTIVE",
+      expiresAt: new Date(T0 + 2 * TTL).toISOString(),
+    });
+    expect(h.batches.at(-1)).toEqual([
+      { type: "expired", token: a.token, userId: 1, at: T0 + TTL, reason: "ttl" },
+      { type: "activated", token: b.token, userId: 2, activatedAt: T0 + TTL, expiresAt: T0 + 2 * TTL },
+    ]);
+  });
+
+  test("a payment ends the user's turn and frees the place", async () => {
+    const h = harness({ maxActive: 1 });
+    await h.data({ type: "enter", userId: 1 });
+    const b = await h.data({ type: "enter", userId: 2 });
+    await h.ask({ type: "paid", userId: 1 });
+    expect((await h.data({ type: "status", userId: 2, token: b.token })).status).toBe("ACTIVE");
+    const fresh = await h.data({ type: "enter", userId: 1 });
+    expect(fresh.status).toBe("WAITING");
+  });
+
+  test("status refuses unknown tokens and other users' tokens", async () => {
+    const h = harness();
+    const a = await h.data({ type: "enter", userId: 1 });
+    expect(await h.ask({ type: "status", userId: 1, token: "nope-nope-nope-nope" })).toEqual({ ok: false, code: "not_found_in_queue" });
+    expect(await h.ask({ type: "status", userId: 2, token: a.token })).toEqual({ ok: false, code: "invalid_token" });
+    expect(await h.ask({ type: "leave", userId: 2, token: a.token })).toEqual({ ok: false, code: "invalid_token" });
+  });
+
+  test("replies wait for the commit, and commands arriving meanwhile share the next transaction", async () => {
+    const h = harness({ maxActive: 100 });
+    const release = h.pause();
+    const replies: Reply<unknown>[] = [];
+    const enter = (user: number) => void h.ask({ type: "enter", userId: user }).then((r) => replies.push(r));
+    enter(1);
+    await h.settle();
+    for (let user = 2; user <= 6; user++) enter(user);
+    await h.settle();
+    expect(replies).toEqual([]);
+    release();
+    await h.settle();
+    await h.settle();
+    expect(replies.length).toBe(6);
+    expect(h.batches.map((b) => b.length)).toEqual([1, 5]);
+  });
+
+  test("entries that arrive together go into one transaction, the first one included", async () => {
+    const h = harness({ maxActive: 100 });
+    const replies = await Promise.all([1, 2, 3, 4, 5, 6].map((user) => h.ask({ type: "enter", userId: user })));
+    expect(replies.every((r) => r.ok)).toBe(true);
+    expect(h.batches.map((b) => b.length)).toEqual([6]);
+  });
+
+  test("a failed commit fails its commands and reloads the queue from the database", async () => {
+    const h = harness({ maxActive: 1 });
+    const a = await h.data({ type: "enter", userId: 1 });
+    h.setSnapshot({ tokens: [{ token: a.token, userId: 1, seq: 1, status: "ACTIVE", issuedAt: T0, activatedAt: T0, expiresAt: T0 + TTL }], nextSeq: 2 });
+    h.failNextCommit();
+    expect(await h.ask({ type: "enter", userId: 2 })).toEqual({ ok: false, code: "service_unavailable" });
+    expect(h.loads).toBe(2);
+    const again = await h.data({ type: "enter", userId: 2 });
+    expect(again).toMatchObject({ status: "WAITING", queuePosition: 1 });
+    expect(h.batches.at(-1)).toEqual([{ type: "issued", token: again.token, userId: 2, seq: 2, status: "WAITING", issuedAt: T0 }]);
+  });
+
+  test("after a restart positions resume in arrival order and a lapsed ACTIVE token is expired at once", async () => {
+    const h = harness({
+      maxActive: 1,
+      snapshot: {
+        nextSeq: 10,
+        tokens: [
+          { token: "w-9", userId: 9, seq: 9, status: "WAITING", issuedAt: T0 - 500 },
+          { token: "a-3", userId: 3, seq: 3, status: "ACTIVE", issuedAt: T0 - TTL, activatedAt: T0 - TTL, expiresAt: T0 - 1 },
+          { token: "w-5", userId: 5, seq: 5, status: "WAITING", issuedAt: T0 - 900 },
+        ],
+      },
+    });
+    await h.settle();
+    h.clock.increment(0);
+    await h.settle();
+    expect(h.batches[0]).toEqual([
+      { type: "expired", token: "a-3", userId: 3, at: T0, reason: "ttl" },
+      { type: "activated", token: "w-5", userId: 5, activatedAt: T0, expiresAt: T0 + TTL },
+    ]);
+    expect(await h.data({ type: "status", userId: 9, token: "w-9" })).toMatchObject({ status: "WAITING", queuePosition: 1 });
+    const next = await h.data({ type: "enter", userId: 11 });
+    expect(next.queuePosition).toBe(2);
+    expect(h.batches.at(-1)![0]).toMatchObject({ type: "issued", seq: 10 });
+  });
+
+  test("the estimate comes from the observed admission rate", async () => {
+    const h = harness({ maxActive: 1 });
+    // Before any admission from the queue: one place turning over per TTL → 600 s per position.
+    await h.data({ type: "enter", userId: 1 });
+    const second = await h.data({ type: "enter", userId: 2 });
+    expect(second.estimatedWaitingTime).toBe(600);
+    for (let user = 3; user <= 12; user++) await h.data({ type: "enter", userId: user });
+    // Admit one user every 2 seconds by having the active user leave.
+    let active = await h.data({ type: "enter", userId: 1 });
+    for (let user = 2; user <= 6; user++) {
+      h.clock.increment(2_000);
+      await h.data({ type: "leave", userId: user - 1, token: active.token });
+      active = await h.data({ type: "enter", userId: user });
+      expect(active.status).toBe("ACTIVE");
+    }
+    // 5 admissions over 8 s since the first one → 0.625/s; position 6 → ceil(6 / 0.625) = 10 s.
+    const last = await h.data({ type: "enter", userId: 12 });
+    expect(last.queuePosition).toBe(6);
+    expect(last.estimatedWaitingTime).toBe(10);
+  });
+});

@@ -1,0 +1,51 @@
+// `bun run monitor`: a readable line per domain event, filtered by event id, and the per-event summary.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawn } from "node:child_process";
+import { startTestService, UserClient, type TestService } from "../support/service";
+
+function monitor(t: TestService, args: string[]) {
+  const child = spawn(process.execPath, ["src/cli/monitor.ts", ...args], { env: { ...process.env, NATS_URL: t.nats.url } });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (chunk) => (out += chunk));
+  child.stderr.on("data", (chunk) => (err += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  return { child, exited, out: () => out, err: () => err };
+}
+
+describe("bun run monitor", () => {
+  let t: TestService;
+  beforeAll(async () => {
+    t = await startTestService({ kind: "pglite-memory" });
+  }, 30_000);
+  afterAll(async () => {
+    await t?.stop();
+  });
+
+  test("prints one readable line per event of the chosen concert event", async () => {
+    const watch = monitor(t, ["--event", "1", "--count", "2"]);
+    const until = Date.now() + 10_000;
+    while (!watch.err().includes("watching") && Date.now() < until) await Bun.sleep(20);
+    const user = new UserClient(t.base, 71);
+    await user.enterQueue();
+    await user.call("POST", "/api/v1/concert-events/2/occupy", { seatId: 60 });
+    await user.call("POST", "/api/v1/concert-events/1/occupy", { seatId: 5 });
+    expect(await watch.exited).toBe(0);
+    const lines = watch.out().trim().split("\n");
+    expect(lines.length).toBe(2);
+    expect(lines[0]).toMatch(/rsv\.evt\.queue\.token\.issued\s+queue\.token\.issued\s+user=71/);
+    expect(lines[1]).toMatch(/^\d\d:\d\d:\d\d\.\d{3}\s+rsv\.evt\.event\.1\.seat\.held\s+seat\.held\s+event=1\s+seat=5\s+user=71\s+expiresAt=/);
+    expect(watch.out()).not.toContain("event=2");
+  });
+
+  test("--summary shows seats by state per event and the queue", async () => {
+    const summary = monitor(t, ["--summary", "--once"]);
+    expect(await summary.exited).toBe(0);
+    const text = summary.out();
+    expect(text).toMatch(/queue: 0 waiting, 1 active/);
+    expect(text).toMatch(/event\s+available\s+held\s+reserved\s+sold/);
+    expect(text).toMatch(/\n\s+1\s+49\s+1\s+0\s+0/);
+    expect(text).toMatch(/\n\s+2\s+49\s+1\s+0\s+0/);
+    expect(text).toMatch(/\n\s+9\s+50\s+0\s+0\s+0/);
+  });
+});
