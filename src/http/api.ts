@@ -1,0 +1,76 @@
+// What every /api/v1 route module shares: who is calling (the bearer token, checked first so an anonymous caller
+// learns nothing else), the NATS request helper, and the parsing of path ids and queue tokens.
+import { Elysia } from "elysia";
+import type { Bus } from "../shared/bus";
+import type { Config } from "../shared/config";
+import { AppError } from "../shared/errors";
+import type { bearerVerifier } from "./auth";
+import { RateLimiter } from "./rate-limit";
+
+export interface QueueGate {
+  /** Throws AppError invalid_token, queue_token_not_active or service_unavailable. */
+  requireActive(token: string | undefined, userId: number): Promise<void>;
+}
+
+export interface HttpDeps {
+  config: Config;
+  bus: Bus;
+  queueGate: QueueGate;
+  ready(): Promise<boolean>;
+}
+
+/** Built once per app and handed to every route module. */
+export interface Api {
+  deps: HttpDeps;
+  verifyBearer: ReturnType<typeof bearerVerifier>;
+  /** Sends a request to the actors over NATS, carrying the HTTP request's id. */
+  ask<T>(request: Request, subject: string, payload: unknown): Promise<T>;
+  limits: { queueEntries: RateLimiter; occupations: RateLimiter };
+}
+
+const requestIds = new WeakMap<Request, string>();
+
+/** The request's id: the client's `X-Request-Id` when it is sane, otherwise a new one. */
+export function requestIdOf(request: Request): string {
+  let id = requestIds.get(request);
+  if (!id) {
+    const given = request.headers.get("x-request-id");
+    id = given && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : crypto.randomUUID();
+    requestIds.set(request, id);
+  }
+  return id;
+}
+
+/** A path id: digits only, positive, at most 2^53−1. */
+export function idFrom(value: string): number {
+  const id = /^[1-9][0-9]{0,15}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(id)) throw new AppError("invalid_request");
+  return id;
+}
+
+/** The queue token travels in the User-Token header, documented as the `userToken` security scheme. */
+export const userTokenOf = (request: Request) => request.headers.get("user-token") ?? undefined;
+
+export function queueToken(token: string | undefined): string {
+  if (!token || !/^[A-Za-z0-9_-]{16,128}$/.test(token)) throw new AppError("invalid_token");
+  return token;
+}
+
+export function withinBudget(limiter: RateLimiter, userId: number): void {
+  if (!limiter.take(userId)) throw new AppError("too_many_requests");
+}
+
+/** The routes of one feature under /api/v1, each knowing its caller's user id from the bearer token. */
+export function userApi(api: Api) {
+  return new Elysia({ prefix: "/api/v1" })
+    .derive({ as: "local" }, async ({ headers }) => ({ userId: await api.verifyBearer(headers.authorization) }))
+    .derive({ as: "local" }, ({ userId }) => ({
+      /** Refuses a path {userId} that is not the caller. */
+      self(pathUserId: string): number {
+        const id = idFrom(pathUserId);
+        if (id !== userId) throw new AppError("forbidden");
+        return id;
+      },
+      admitted: (token: string | undefined) => api.deps.queueGate.requireActive(token, userId),
+    }));
+}
