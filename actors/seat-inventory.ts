@@ -3,7 +3,7 @@
 // does I/O or reads a clock (the caller passes `now`).
 import { fail, ok, type Reply } from "../src/shared/codec";
 import type { ErrorCode } from "../src/shared/errors";
-import type { HoldView, PaymentView, ReservationView, SeatView } from "../src/shared/subjects";
+import { GLOBAL_QUEUE, type HoldView, type PaymentView, type ReleasedSeatView, type ReservationView, type SeatView } from "../src/shared/subjects";
 import { DeadlineQueue, type Deadline } from "./deadline-queue";
 import type { Decision, EntityModel, ReplyTo } from "./durable-entity";
 
@@ -20,12 +20,21 @@ export interface Seat {
   reservationKey?: string;
 }
 
-export type ReservationStatus = "PENDING" | "PAYING" | "PAID" | "EXPIRED" | "CANCELLED";
+export type ReservationStatus = "PENDING" | "PAYING" | "PAID" | "EXPIRED" | "CANCELLED" | "REFUNDED";
 
 export interface Payment {
   id: number;
   amount: number;
   paidAt: number;
+}
+
+/** What the event knows of its concert: whose queue admits to it, when it starts, and the sale window. */
+export interface SaleFacts {
+  concertId: number;
+  startsAt: number;
+  opensAt: number;
+  /** undefined: the sale stays open. */
+  closesAt?: number;
 }
 
 export interface Reservation {
@@ -44,7 +53,7 @@ export interface Reservation {
 /** What the database must record; the commit adapter turns each into SQL and, once committed, a domain event. */
 export type EventOp =
   | { type: "held"; seatId: number; userId: number; expiresAt: number }
-  | { type: "released"; seatId: number; userId: number; reason: "expired" }
+  | { type: "released"; seatId: number; userId: number; reason: "expired" | "released" }
   | {
       type: "reserved";
       key: string;
@@ -62,7 +71,17 @@ export type EventOp =
       seatIds: number[];
       status: "EXPIRED" | "CANCELLED";
     }
-  | { type: "paid"; reservationId: number; userId: number; amount: number; seatIds: number[]; paidAt: number };
+  | {
+      type: "paid";
+      reservationId: number;
+      userId: number;
+      /** The payment ends the user's turn in the global queue and in this concert's. */
+      concertId: number;
+      amount: number;
+      seatIds: number[];
+      paidAt: number;
+    }
+  | { type: "refunded"; reservationId: number; paymentId: number; userId: number; amount: number; seatIds: number[]; at: number };
 
 /** The database's answer to one op: the id it assigned, or a payment it refused. */
 export type OpResult =
@@ -72,17 +91,31 @@ export type OpResult =
   | null;
 
 export interface InventorySnapshot {
+  sale: SaleFacts;
   seats: Seat[];
   reservations: Reservation[];
 }
 
-/** The commands one concert event accepts; `replyTo` carries the answer back to the sender. */
+/**
+ * The commands one concert event accepts; `replyTo` carries the answer back to the sender. Seat commands carry
+ * `admittedTo`, the queue that let the caller in: the global one (0) or a concert's, which admits to its own events.
+ */
 export type EventCommand =
-  | { type: "seats"; userId: number; replyTo?: ReplyTo }
-  | { type: "occupy"; userId: number; seatId: number; replyTo?: ReplyTo }
-  | { type: "reserve"; userId: number; seatIds: number[]; replyTo?: ReplyTo }
+  | { type: "seats"; userId: number; admittedTo: number; replyTo?: ReplyTo }
+  | { type: "occupy"; userId: number; admittedTo: number; seatId: number; replyTo?: ReplyTo }
+  | { type: "reserve"; userId: number; admittedTo: number; seatIds: number[]; replyTo?: ReplyTo }
+  | { type: "release"; userId: number; admittedTo: number; seatId: number; replyTo?: ReplyTo }
   | { type: "pay"; userId: number; reservationId: number; replyTo?: ReplyTo }
-  | { type: "cancel"; userId: number; reservationId: number; replyTo?: ReplyTo };
+  | { type: "cancel"; userId: number; reservationId: number; replyTo?: ReplyTo }
+  /** A concert's sale window changed (an operator's edit, committed by its queue actor); other concerts' are ignored. */
+  | { type: "window"; concertId: number; opensAt: number; closesAt?: number; replyTo?: ReplyTo };
+
+export interface InventoryRules {
+  holdTtlMs: number;
+  maxSeatsPerUser: number;
+  /** Refunds are allowed until this long before the event starts. */
+  refundCutoffMs: number;
+}
 
 type Outcome<T> = { ok: true; value: T; ops: EventOp[] } | { ok: false; code: ErrorCode };
 
@@ -100,12 +133,14 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
    */
   private readonly liveSeats = new Map<number, number>();
   private nextKey = 0;
+  private readonly sale: SaleFacts;
 
   constructor(
     readonly eventId: number,
-    readonly rules: { holdTtlMs: number; maxSeatsPerUser: number },
+    readonly rules: InventoryRules,
     snapshot: InventorySnapshot,
   ) {
+    this.sale = { ...snapshot.sale };
     for (const loaded of snapshot.seats) {
       const seat = { ...loaded };
       this.seats.set(seat.id, seat);
@@ -121,6 +156,10 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
   decide(command: EventCommand, now: number): Decision<EventOp> {
     const accept = <T>(outcome: Outcome<T>, answer: (value: T) => () => Reply<unknown>): Decision<EventOp> =>
       outcome.ok ? { ok: true, ops: outcome.ops, answer: answer(outcome.value) } : outcome;
+    if ("admittedTo" in command) {
+      const refusal = this.gate(command.admittedTo, now);
+      if (refusal) return refusal;
+    }
     switch (command.type) {
       case "seats":
         return { ok: true, ops: [], answer: () => ok(this.availableSeats()) };
@@ -133,9 +172,26 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
           const payment = this.paymentView(key);
           return payment ? ok(payment) : fail("insufficient_balance");
         });
+      case "release":
+        return accept(this.release(command.userId, command.seatId), ({ seatId }) => () => ok(this.releasedView(seatId)));
       case "cancel":
-        return accept(this.cancel(command.userId, command.reservationId), ({ key }) => () => ok(this.reservationView(key)));
+        return accept(this.cancel(command.userId, command.reservationId, now), ({ key }) => () => ok(this.reservationView(key)));
+      case "window":
+        if (command.concertId === this.sale.concertId) Object.assign(this.sale, { opensAt: command.opensAt, closesAt: command.closesAt });
+        return { ok: true, ops: [], answer: () => ok(null) };
     }
+  }
+
+  /** Seat commands: only a queue that admits to this event, and only while the sale is open. */
+  private gate(admittedTo: number, now: number): { ok: false; code: ErrorCode } | undefined {
+    if (admittedTo !== GLOBAL_QUEUE && admittedTo !== this.sale.concertId) return refuse("invalid_token");
+    if (now < this.sale.opensAt) return refuse("sale_not_open");
+    if (this.sale.closesAt !== undefined && now >= this.sale.closesAt) return refuse("sale_closed");
+    return undefined;
+  }
+
+  get concertId(): number {
+    return this.sale.concertId;
   }
 
   // ---- reads ----------------------------------------------------------------------------------------------------
@@ -198,9 +254,14 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
       id: r.payment.id,
       reservationId: r.id!,
       amount: r.payment.amount,
-      status: "success",
+      status: r.status === "REFUNDED" ? "refunded" : "success",
       paidAt: new Date(r.payment.paidAt).toISOString(),
     };
+  }
+
+  releasedView(seatId: number): ReleasedSeatView {
+    const seat = this.seats.get(seatId)!;
+    return { id: seat.id, seatNumber: seat.seatNumber, status: "AVAILABLE" };
   }
 
   // ---- commands -------------------------------------------------------------------------------------------------
@@ -267,17 +328,40 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
     if (r.status === "PAYING") return { ok: true, value: { key: r.key, state: "inFlight" }, ops: [] };
     if (r.status !== "PENDING" || r.expiresAt <= now) return refuse("reservation_expired");
     r.status = "PAYING";
-    const op: EventOp = { type: "paid", reservationId, userId, amount: r.totalAmount, seatIds: r.seatIds, paidAt: now };
+    const { concertId } = this.sale;
+    const op: EventOp = { type: "paid", reservationId, userId, concertId, amount: r.totalAmount, seatIds: r.seatIds, paidAt: now };
     return { ok: true, value: { key: r.key, state: "started" }, ops: [op] };
   }
 
-  cancel(userId: number, reservationId: number): Outcome<{ key: string }> {
+  /** Gives back a seat the user holds, before its hold lapses. */
+  release(userId: number, seatId: number): Outcome<{ seatId: number }> {
+    const seat = this.seats.get(seatId);
+    if (!seat || seat.status !== "HELD" || seat.userId !== userId) return refuse("seat_not_held");
+    this.free(seat);
+    return { ok: true, value: { seatId }, ops: [{ type: "released", seatId, userId, reason: "released" }] };
+  }
+
+  /** Cancels an unpaid reservation, or refunds a paid one while the event is far enough away. */
+  cancel(userId: number, reservationId: number, now: number): Outcome<{ key: string }> {
     const r = this.reservationsById.get(reservationId);
     if (!r || r.userId !== userId) return refuse("not_found_reservation");
-    if (r.status === "EXPIRED" || r.status === "CANCELLED") return { ok: true, value: { key: r.key }, ops: [] };
-    // A paid reservation is final, and one being paid right now cannot be pulled from under its payment.
+    if (r.status === "EXPIRED" || r.status === "CANCELLED" || r.status === "REFUNDED") return { ok: true, value: { key: r.key }, ops: [] };
+    if (r.status === "PAID") return this.refund(r, now);
+    // One being paid right now cannot be pulled from under its payment.
     if (r.status !== "PENDING") return refuse("invalid_request");
     return { ok: true, value: { key: r.key }, ops: [this.end(r, "CANCELLED")] };
+  }
+
+  private refund(r: Reservation, now: number): Outcome<{ key: string }> {
+    if (this.sale.startsAt - now <= this.rules.refundCutoffMs) return refuse("refund_period_over");
+    r.status = "REFUNDED";
+    for (const id of r.seatIds) this.makeAvailable(this.seats.get(id)!);
+    const { id: reservationId, userId, seatIds, payment } = r;
+    return {
+      ok: true,
+      value: { key: r.key },
+      ops: [{ type: "refunded", reservationId: reservationId!, paymentId: payment!.id, userId, amount: payment!.amount, seatIds, at: now }],
+    };
   }
 
   /** Releases every hold and unpaid reservation whose time has come. */
@@ -344,8 +428,13 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
     return { type: "reservationEnded", reservationId: r.id!, userId: r.userId, seatIds: r.seatIds, status };
   }
 
+  /** A held or reserved seat goes back on sale: its user holds one seat less. */
   private free(seat: Seat): void {
     this.countLive(seat.userId!, -1);
+    this.makeAvailable(seat);
+  }
+
+  private makeAvailable(seat: Seat): void {
     seat.status = "AVAILABLE";
     seat.userId = undefined;
     seat.holdExpiresAt = undefined;

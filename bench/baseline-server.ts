@@ -11,7 +11,7 @@ import { openDatabase, type Database } from "../src/shared/db";
 import { createApp, instrumented, SERVER_BODY_LIMIT } from "../src/http/app";
 import { addService, idOf } from "../src/shared/nats-service";
 import { QueueGate } from "../src/queue/queue-gate";
-import { Requests } from "../src/shared/subjects";
+import { GLOBAL_QUEUE, queueSubject } from "../src/shared/subjects";
 
 const { values } = parseArgs({ options: { mode: { type: "string" } } });
 const mode = values.mode;
@@ -43,8 +43,8 @@ async function naiveOccupy(db: Database, eventId: number, userId: number, seatId
 }
 
 await addService(bus.nc, `baseline-${mode}`, "benchmark baseline", [
-  { name: "enter", subject: Requests.queueEnter, handle: () => ok({ token: randomBytes(16).toString("base64url"), ...active }) },
-  { name: "status", subject: Requests.queueStatus, handle: () => ok(active) },
+  { name: "enter", subject: queueSubject(GLOBAL_QUEUE, "enter"), handle: () => ok({ token: randomBytes(16).toString("base64url"), ...active }) },
+  { name: "status", subject: queueSubject(GLOBAL_QUEUE, "status"), handle: () => ok(active) },
   {
     name: "occupy",
     subject: "rsv.event.*.occupy",

@@ -24,7 +24,7 @@ if (![events, seats, users, balance].every((n) => Number.isSafeInteger(n) && n >
 
 const db = await openDatabase(loadConfig().database);
 const eventIds = await db.transaction(async (tx) => {
-  const [concert] = await tx.query<{ id: number }>(`INSERT INTO concerts (title, venue) VALUES ($1, $2) RETURNING id`, [
+  const [concert] = await tx.query<{ id: number }>(`INSERT INTO concerts (title, venue, sale_opens_at) VALUES ($1, $2, now()) RETURNING id`, [
     `벤치마크 콘서트 (${events}×${seats})`,
     "부하 시험장",
   ]);

@@ -3,6 +3,7 @@
 import type { Service } from "nats";
 import { connectBus, type Bus } from "./shared/bus";
 import { startCatalogService } from "./catalog/catalog";
+import { startCatalogAdminService } from "./catalog/catalog-admin";
 import { ConcertEventHost } from "./concert-event/concert-event-host";
 import type { Config } from "./shared/config";
 import { openDatabase, type Database } from "./shared/db";
@@ -51,6 +52,7 @@ export async function startService(config: Config): Promise<RunningService> {
     await startWalletService(bus.nc, db, bus),
     await startPaymentService(bus.nc, db, bus),
     await startCatalogService(bus.nc, db),
+    await startCatalogAdminService(bus.nc, db),
   ];
   await ownership.start();
   const queueGate = new QueueGate(bus);

@@ -114,7 +114,10 @@ for (const db of cases) {
       const concerts = await u.call("GET", "/api/v1/concerts");
       expect(concerts.body.list.length).toBe(3);
       const concertId = concerts.body.list[0].id;
-      expect(Object.keys(concerts.body.list[0]).sort()).toEqual(["id", "title", "venue"]);
+      expect(Object.keys(concerts.body.list[0]).sort()).toEqual(["id", "saleClosesAt", "saleOpensAt", "title", "venue"]);
+      // The demo concerts are on sale, with no end.
+      expect(concerts.body.list[0]).toMatchObject({ saleClosesAt: null });
+      expect(Date.parse(concerts.body.list[0].saleOpensAt)).toBeLessThan(Date.now());
       expect(typeof concertId).toBe("number");
       const events = await u.call("GET", `/api/v1/concerts/${concertId}/events`);
       expect(events.body.list.length).toBe(3);
@@ -240,8 +243,8 @@ for (const db of cases) {
         "event.reservation.created",
         "event.reservation.cancelled",
         "event.payment.completed",
-        "rsv.evt.queue.token.issued",
-        "rsv.evt.queue.token.expired",
+        "rsv.evt.queue.0.token.issued",
+        "rsv.evt.queue.0.token.expired",
         "rsv.evt.wallet.charged",
       ]) {
         expect(seen).toContain(subject);
@@ -265,7 +268,7 @@ for (const db of cases) {
       expect(occupied).toBeGreaterThan(200);
       const services = new Set<string>();
       for await (const info of await observer.services.client().info()) services.add(info.name);
-      expect([...services].sort()).toEqual(["catalog", "concert-event", "ownership", "payments", "queue-admission", "wallet"]);
+      expect([...services].sort()).toEqual(["catalog", "catalog-admin", "concert-event", "ownership", "payments", "queue-admission", "wallet"]);
     });
 
     test("/metrics shows requests, commits, seats, queue and payments in Prometheus format", async () => {
@@ -280,8 +283,8 @@ for (const db of cases) {
       expect(value(/actor_commit_duration_seconds_count\{actor="queue",outcome="committed"\} (\d+)/)).toBeGreaterThan(0);
       expect(value(/event_seats\{event="4",status="HELD"\} (\d+)/)).toBe(1);
       expect(value(/actor_mailbox_depth\{event="4"\} (\d+)/)).toBe(0);
-      expect(value(/queue_tokens\{status="active"\} (\d+)/)).toBeGreaterThan(200);
-      expect(value(/queue_admissions_total (\d+)/)).toBeGreaterThan(200);
+      expect(value(/queue_tokens\{queue="0",status="active"\} (\d+)/)).toBeGreaterThan(200);
+      expect(value(/queue_admissions_total\{queue="0"\} (\d+)/)).toBeGreaterThan(200);
       expect(value(/payments_total\{outcome="success"\} (\d+)/)).toBeGreaterThanOrEqual(1);
       expect(value(/payments_total\{outcome="insufficient_balance"\} (\d+)/)).toBeGreaterThanOrEqual(1);
     });

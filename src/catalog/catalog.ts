@@ -3,13 +3,32 @@
 import type { NatsConnection, Service } from "nats";
 import { ok } from "../shared/codec";
 import type { Database } from "../shared/db";
+import type { Row } from "../shared/db/port";
 import { AppError } from "../shared/errors";
 import { addService, idOf } from "../shared/nats-service";
 import { Requests, type Concert, type ConcertEventSummary, type SaleSummary } from "../shared/subjects";
 
+const CONCERT_COLUMNS = `id, title, venue, sale_opens_at, sale_closes_at`;
+const iso = (value: unknown) => (value instanceof Date ? value : new Date(String(value))).toISOString();
+
+function concertOf(row: Row): Concert {
+  return {
+    id: Number(row.id),
+    title: String(row.title),
+    venue: String(row.venue),
+    saleOpensAt: iso(row.sale_opens_at),
+    saleClosesAt: row.sale_closes_at === null ? null : iso(row.sale_closes_at),
+  };
+}
+
 export async function concerts(db: Database): Promise<Concert[]> {
-  const rows = await db.query(`SELECT id, title, venue FROM concerts ORDER BY id`);
-  return rows.map((row) => ({ id: Number(row.id), title: String(row.title), venue: String(row.venue) }));
+  return (await db.query(`SELECT ${CONCERT_COLUMNS} FROM concerts ORDER BY id`)).map(concertOf);
+}
+
+export async function concert(db: Database, concertId: number): Promise<Concert> {
+  const [row] = await db.query(`SELECT ${CONCERT_COLUMNS} FROM concerts WHERE id = $1`, [concertId]);
+  if (!row) throw new AppError("not_found_concert");
+  return concertOf(row);
 }
 
 export async function concertEvents(db: Database, concertId: number): Promise<ConcertEventSummary[]> {
@@ -27,7 +46,7 @@ export async function concertEvents(db: Database, concertId: number): Promise<Co
   return rows.map((row) => ({
     id: Number(row.id),
     concertId: Number(row.concert_id),
-    startsAt: (row.starts_at as Date).toISOString(),
+    startsAt: iso(row.starts_at),
     totalSeats: Number(row.total_seats),
     availableSeats: Number(row.available_seats),
   }));
@@ -62,6 +81,7 @@ export async function saleSummary(db: Database): Promise<SaleSummary> {
 export function startCatalogService(nc: NatsConnection, db: Database): Promise<Service> {
   return addService(nc, "catalog", "콘서트와 이벤트 목록", [
     { name: "concerts", subject: Requests.concerts, handle: async () => ok(await concerts(db)) },
+    { name: "concert", subject: Requests.concert, handle: async (request) => ok(await concert(db, idOf(request, "concertId"))) },
     {
       name: "events",
       subject: Requests.concertEvents,

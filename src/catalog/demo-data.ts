@@ -29,10 +29,11 @@ export async function seedDemo(db: Database): Promise<boolean> {
     const existing = await tx.query(`SELECT 1 FROM concerts LIMIT 1`);
     if (existing.length > 0) return false;
     for (const [index, concert] of CONCERTS.entries()) {
-      const [row] = await tx.query<{ id: number }>(`INSERT INTO concerts (title, venue) VALUES ($1, $2) RETURNING id`, [
-        concert.title,
-        concert.venue,
-      ]);
+      // The demo concerts are on sale already, with no end.
+      const [row] = await tx.query<{ id: number }>(
+        `INSERT INTO concerts (title, venue, sale_opens_at) VALUES ($1, $2, '2026-01-01T00:00:00Z') RETURNING id`,
+        [concert.title, concert.venue],
+      );
       for (let day = 0; day < 3; day++) {
         const startsAt = new Date(Date.UTC(2027, index + 1, 10 + day, 10, 0, 0));
         await createEvent(tx, Number(row!.id), startsAt, 50);

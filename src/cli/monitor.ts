@@ -22,7 +22,7 @@ const nc = await connectNats({ servers: loadConfig().natsServers, name: "concert
 
 /** One line for one event: the fields operators look for first, then whatever else it carries. */
 function describe(subject: string, body: Record<string, unknown>): string {
-  const what = subject.replace(/^rsv\.evt\.(event\.\d+\.)?/, "");
+  const what = subject.replace(/^rsv\.evt\.(event\.\d+\.)?/, "").replace(/^queue\.\d+\./, "queue.");
   const parts = [new Date().toISOString().slice(11, 23), subject.padEnd(44), what.padEnd(22)];
   if (body.eventId !== undefined) parts.push(`event=${body.eventId}`);
   if (Array.isArray(body.seatIds)) parts.push(`seat=${body.seatIds.join(",")}`);

@@ -31,9 +31,16 @@ const CHECKS: Check[] = [
            WHERE r.status IN ('PENDING', 'PAID') AND s.reservation_id IS DISTINCT FROM r.id`,
   },
   {
-    name: "one payment per paid reservation, for its total",
+    name: "one payment per paid (or refunded) reservation, for its total",
     sql: `SELECT r.id FROM reservations r LEFT JOIN payments p ON p.reservation_id = r.id
-           WHERE (r.status = 'PAID') <> (p.id IS NOT NULL) OR (p.id IS NOT NULL AND p.amount <> r.total_amount)`,
+           WHERE (r.status IN ('PAID', 'REFUNDED')) <> (p.id IS NOT NULL) OR (p.id IS NOT NULL AND p.amount <> r.total_amount)`,
+  },
+  {
+    name: "a refunded reservation has a refunded payment, and none of its seats is still its",
+    sql: `SELECT r.id FROM reservations r LEFT JOIN payments p ON p.reservation_id = r.id
+           WHERE (r.status = 'REFUNDED') <> coalesce(p.status = 'refunded', false)
+          UNION
+          SELECT s.reservation_id FROM seats s JOIN reservations r ON r.id = s.reservation_id WHERE r.status = 'REFUNDED'`,
   },
   {
     name: "balance equals the ledger and is never negative",
@@ -47,8 +54,37 @@ const CHECKS: Check[] = [
            GROUP BY p.id, p.amount HAVING count(l.id) <> 1 OR coalesce(sum(-l.amount), 0) <> p.amount`,
   },
   {
-    name: "at most one live queue token per user",
-    sql: `SELECT user_id FROM queue_tokens WHERE status IN ('WAITING', 'ACTIVE') GROUP BY user_id HAVING count(*) > 1`,
+    name: "every refund is in the ledger once, for the payment's amount",
+    sql: `SELECT p.id FROM payments p LEFT JOIN wallet_ledger l ON l.payment_id = p.id AND l.kind = 'refund'
+           GROUP BY p.id, p.amount, p.status
+          HAVING count(l.id) <> (CASE WHEN p.status = 'refunded' THEN 1 ELSE 0 END)
+              OR coalesce(sum(l.amount), 0) <> (CASE WHEN p.status = 'refunded' THEN p.amount ELSE 0 END)`,
+  },
+  {
+    name: "at most one live queue token per user in each queue",
+    sql: `SELECT user_id FROM queue_tokens WHERE status IN ('WAITING', 'ACTIVE') GROUP BY queue_id, user_id HAVING count(*) > 1`,
+  },
+  {
+    name: "drawn places are distinct, and only in concerts whose queue has opened",
+    sql: `SELECT q.token FROM queue_tokens q LEFT JOIN concerts c ON c.id = q.queue_id
+           WHERE q.draw IS NOT NULL AND c.queue_opened_at IS NULL
+          UNION
+          SELECT min(token) FROM queue_tokens WHERE draw IS NOT NULL GROUP BY queue_id, draw HAVING count(*) > 1`,
+  },
+  {
+    name: "nobody was let in to a concert's queue before its opening",
+    sql: `SELECT q.token FROM queue_tokens q JOIN concerts c ON c.id = q.queue_id
+           WHERE q.activated_at IS NOT NULL AND (c.queue_opened_at IS NULL OR q.activated_at < c.queue_opened_at)`,
+  },
+  {
+    // In each queue, admission takes the head of the line: drawn places first, then arrival order.
+    name: "admissions followed each queue's order",
+    sql: `SELECT token FROM (
+            SELECT token, activated_at,
+                   max(activated_at) OVER (PARTITION BY queue_id ORDER BY draw NULLS LAST, seq
+                                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS latest_ahead
+              FROM queue_tokens WHERE activated_at IS NOT NULL) admitted
+           WHERE activated_at < latest_ahead`,
   },
 ];
 

@@ -4,13 +4,21 @@
 import type { Database, Queryable } from "../shared/db";
 import { AppError } from "../shared/errors";
 
-/** 'event:<id>' for a concert event's actor, 'queue' for the queue-admission singleton. */
+/** 'event:<id>' for a concert event's actor, 'queue' for the global queue, 'queue:<concertId>' for a concert's queue. */
 export type Entity = string;
 export const QUEUE_ENTITY: Entity = "queue";
 export const eventEntity = (eventId: number): Entity => `event:${eventId}`;
+export const queueEntity = (queueId: number): Entity => (queueId === 0 ? QUEUE_ENTITY : `queue:${queueId}`);
 
 export function eventIdOf(entity: Entity): number | undefined {
   const match = /^event:(\d+)$/.exec(entity);
+  return match ? Number(match[1]) : undefined;
+}
+
+/** The queue an entity is: 0 for the global one, a concert's id for its own; undefined for anything else. */
+export function queueIdOf(entity: Entity): number | undefined {
+  if (entity === QUEUE_ENTITY) return 0;
+  const match = /^queue:(\d+)$/.exec(entity);
   return match ? Number(match[1]) : undefined;
 }
 
@@ -80,11 +88,16 @@ export interface Placement {
 
 export async function readPlacement(db: Database): Promise<Placement> {
   const live = await db.query(`SELECT id FROM service_instances WHERE alive_until > now() ORDER BY id`);
+  const concerts = await db.query(`SELECT id FROM concerts ORDER BY id`);
   const events = await db.query(`SELECT id FROM concert_events ORDER BY id`);
   const leased = await db.query(`SELECT entity, instance FROM ownerships WHERE lease_until > now() AND instance IS NOT NULL`);
   return {
     live: live.map((row) => String(row.id)),
-    entities: [QUEUE_ENTITY, ...events.map((row) => eventEntity(Number(row.id)))],
+    entities: [
+      QUEUE_ENTITY,
+      ...concerts.map((row) => queueEntity(Number(row.id))),
+      ...events.map((row) => eventEntity(Number(row.id))),
+    ],
     leased: new Map(leased.map((row) => [String(row.entity), String(row.instance)])),
   };
 }
@@ -100,8 +113,10 @@ export async function leaseHolder(db: Database, entity: Entity): Promise<{ insta
 
 export async function entityExists(db: Database, entity: Entity): Promise<boolean> {
   const eventId = eventIdOf(entity);
-  if (eventId === undefined) return entity === QUEUE_ENTITY;
-  return (await db.query(`SELECT 1 FROM concert_events WHERE id = $1`, [eventId])).length > 0;
+  if (eventId !== undefined) return (await db.query(`SELECT 1 FROM concert_events WHERE id = $1`, [eventId])).length > 0;
+  const queueId = queueIdOf(entity);
+  if (queueId === undefined) return false;
+  return queueId === 0 || (await db.query(`SELECT 1 FROM concerts WHERE id = $1`, [queueId])).length > 0;
 }
 
 /**

@@ -21,10 +21,11 @@ import {
   heartbeat,
   leaseHolder,
   leave,
+  queueEntity,
+  queueIdOf,
   readPlacement,
   release,
   renew,
-  QUEUE_ENTITY,
   type Entity,
 } from "./ownership-store";
 import { Events, Requests } from "../shared/subjects";
@@ -120,17 +121,18 @@ export function preferredOwner(entity: Entity, live: readonly string[]): string 
 function entityOfNudge(data: Uint8Array): Entity | undefined {
   try {
     const entity = decode<{ entity?: unknown }>(data).entity;
-    return typeof entity === "string" && (entity === QUEUE_ENTITY || eventIdOf(entity) !== undefined) ? entity : undefined;
+    return typeof entity === "string" && (queueIdOf(entity) !== undefined || eventIdOf(entity) !== undefined) ? entity : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** The entity a request subject is for: `rsv.event.<id>.*` → an event, `rsv.queue.*` → the queue. */
+/** The entity a request subject is for: `rsv.event.<id>.*` → an event, `rsv.queue.<id>.*` → a queue. */
 export function entityOfSubject(subject: string): Entity | undefined {
   const event = /^rsv\.event\.(\d+)\./.exec(subject);
   if (event) return eventEntity(Number(event[1]));
-  return subject.startsWith("rsv.queue.") ? QUEUE_ENTITY : undefined;
+  const queue = /^rsv\.queue\.(\d+)\./.exec(subject);
+  return queue ? queueEntity(Number(queue[1])) : undefined;
 }
 
 /**
@@ -172,7 +174,7 @@ export class Ownership {
   }
 
   private hostOf(entity: Entity): OwnerHost {
-    return entity === QUEUE_ENTITY ? this.hosts.queue : this.hosts.events;
+    return queueIdOf(entity) === undefined ? this.hosts.events : this.hosts.queue;
   }
 
   /** Ownership changes run one at a time, so a tick, a nudge and a claim request never interleave. */
@@ -296,9 +298,9 @@ export class Ownership {
    * the preferred one (or none is known), or nudges the preferred one.
    */
   private async onOwnerWanted(entity: Entity): Promise<Reply<null>> {
-    const eventId = eventIdOf(entity);
-    if (eventId === undefined && entity !== QUEUE_ENTITY) throw new AppError("invalid_request");
-    if (!(await entityExists(this.db, entity))) throw new AppError("not_found_concert_event");
+    const isQueue = queueIdOf(entity) !== undefined;
+    if (!isQueue && eventIdOf(entity) === undefined) throw new AppError("invalid_request");
+    if (!(await entityExists(this.db, entity))) throw new AppError(isQueue ? "not_found_concert" : "not_found_concert_event");
     if (this.stopping || Date.now() - (this.lastWanted.get(entity) ?? 0) < 200) return ok(null);
     this.lastWanted.set(entity, Date.now());
     const holder = await leaseHolder(this.db, entity);

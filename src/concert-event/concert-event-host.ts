@@ -2,24 +2,24 @@
 // `concert-event` NATS service of its own, so `nats micro info` shows who owns what) and fencing every commit with the
 // ownership epoch. The actor starts on the first command, gets the database and NATS as its load/commit adapters, and
 // is forgotten once it stops (passivated or crashed) so the next command starts a fresh one rebuilt from the database.
-import type { NatsConnection, Service } from "nats";
+import type { NatsConnection, Service, Subscription } from "nats";
 import { createActor, fromPromise, type Actor } from "xstate";
 import { concertEventMachine, EVENT_COMMAND_TYPES, type CommitInput, type EventCommand, type EventRequest } from "../../actors/concert-event";
 import { endOfTurn, mailboxDepth } from "../../actors/durable-entity";
 import type { EventOp, OpResult } from "../../actors/seat-inventory";
 import type { Publisher } from "../shared/bus";
-import { fail, type Reply } from "../shared/codec";
+import { decode, fail, type Reply } from "../shared/codec";
 import { commitConcertEvent, loadConcertEvent, releaseLapsed } from "./concert-event-store";
 import type { Config } from "../shared/config";
 import type { Database, Queryable } from "../shared/db";
 import { storeCall } from "../shared/db/port";
 import { log } from "../shared/log";
 import { Mailbox } from "../shared/mailbox";
-import { holdsExpired, observe, paidAmount, payments, timedCommit } from "../shared/metrics";
-import { addService, idOf, idsOf } from "../shared/nats-service";
+import { holdsExpired, observe, paidAmount, payments, refunds, timedCommit } from "../shared/metrics";
+import { addService, idOf, idsOf, queueIdOf } from "../shared/nats-service";
 import { eventEntity, eventIdOf as eventOfEntity, type Entity } from "../cluster/ownership-store";
 import { settled, whenFenced, type Lease, type OwnerHost } from "../cluster/ownership";
-import { Events, type EventCommandName } from "../shared/subjects";
+import { Events, type ConcertUpdatedEvent, type EventCommandName } from "../shared/subjects";
 
 type EventActor = Actor<typeof concertEventMachine>;
 
@@ -66,7 +66,15 @@ function domainEvents(eventId: number, op: EventOp, result: OpResult): [string, 
       const body = { eventId, reservationId: op.reservationId, userId: op.userId, seatIds: op.seatIds };
       return [
         [Events.seat(eventId, "sold"), body],
-        [Events.paymentCompleted(eventId), { ...body, paymentId: result.paymentId, amount: op.amount }],
+        [Events.payment(eventId, "completed"), { ...body, concertId: op.concertId, paymentId: result.paymentId, amount: op.amount }],
+      ];
+    }
+    case "refunded": {
+      const body = { eventId, reservationId: op.reservationId, userId: op.userId, seatIds: op.seatIds };
+      return [
+        [Events.reservation(eventId, "refunded"), body],
+        [Events.payment(eventId, "refunded"), { ...body, paymentId: op.paymentId, amount: op.amount }],
+        [Events.seat(eventId, "released"), { ...body, reason: "reservation_refunded" }],
       ];
     }
   }
@@ -74,7 +82,8 @@ function domainEvents(eventId: number, op: EventOp, result: OpResult): [string, 
 
 /** Counts what a committed op means for the operators' metrics. */
 function count(op: EventOp, result: OpResult): void {
-  if (op.type === "released") holdsExpired.inc({ kind: "hold" });
+  if (op.type === "released" && op.reason === "expired") holdsExpired.inc({ kind: "hold" });
+  if (op.type === "refunded") refunds.inc();
   if (op.type === "reservationEnded" && op.status === "EXPIRED") holdsExpired.inc({ kind: "reservation" });
   if (op.type !== "paid") return;
   const paid = Boolean(result && "paymentId" in result);
@@ -84,6 +93,7 @@ function count(op: EventOp, result: OpResult): void {
 
 export class ConcertEventHost implements OwnerHost {
   private readonly owned = new Map<number, Owned>();
+  private readonly windows: Subscription;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -93,6 +103,19 @@ export class ConcertEventHost implements OwnerHost {
     private readonly instance: string,
   ) {
     this.observeActors();
+    this.windows = nc.subscribe(Events.allConcertUpdates, { callback: (error, msg) => error || this.windowChanged(decode<ConcertUpdatedEvent>(msg.data)) });
+  }
+
+  /**
+   * A concert's sale window moved: its events' live actors learn it now (one that is loading gets it once loaded);
+   * a stopped actor reads it from the database when it starts again.
+   */
+  private windowChanged(update: ConcertUpdatedEvent): void {
+    const opensAt = Date.parse(update.saleOpensAt);
+    const closesAt = update.saleClosesAt === null ? undefined : Date.parse(update.saleClosesAt);
+    for (const { running } of this.owned.values()) {
+      running?.mailbox.post({ type: "window", concertId: update.concertId, opensAt, closesAt });
+    }
   }
 
   /** The actor logic for one ownership: every commit it makes is fenced by the lease's epoch. */
@@ -175,6 +198,7 @@ export class ConcertEventHost implements OwnerHost {
         key: eventId,
         holdTtlMs: this.config.seatHoldTtlMs,
         maxSeatsPerUser: this.config.maxSeatsPerUser,
+        refundCutoffMs: this.config.refundCutoffMs,
         idleMs: this.config.actorIdleMs,
         now: Date.now,
       },
@@ -229,6 +253,7 @@ export class ConcertEventHost implements OwnerHost {
 
   /** Last resort at shutdown, after the coordinator has handed everything over. */
   stop(): void {
+    this.windows.unsubscribe();
     for (const owned of this.owned.values()) {
       void owned.service?.stop();
       this.stopActor(owned);
@@ -241,11 +266,12 @@ function commandOf(name: EventCommandName, request: Record<string, unknown>): Ev
   const userId = idOf(request, "userId");
   switch (name) {
     case "seats":
-      return { type: name, userId };
+      return { type: name, userId, admittedTo: queueIdOf(request, "admittedTo") };
     case "occupy":
-      return { type: name, userId, seatId: idOf(request, "seatId") };
+    case "release":
+      return { type: name, userId, admittedTo: queueIdOf(request, "admittedTo"), seatId: idOf(request, "seatId") };
     case "reserve":
-      return { type: name, userId, seatIds: idsOf(request, "seatIds") };
+      return { type: name, userId, admittedTo: queueIdOf(request, "admittedTo"), seatIds: idsOf(request, "seatIds") };
     case "pay":
     case "cancel":
       return { type: name, userId, reservationId: idOf(request, "reservationId") };

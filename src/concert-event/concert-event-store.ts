@@ -9,14 +9,24 @@ import { eventEntity, fence, fenceCte, FencedError } from "../cluster/ownership-
 const iso = (ms: number) => new Date(ms).toISOString();
 const ms = (value: unknown) => (value instanceof Date ? value.getTime() : new Date(String(value)).getTime());
 const optionalMs = (value: unknown) => (value === null || value === undefined ? undefined : ms(value));
-const optionalNumber = (value: unknown) => (value === null || value === undefined ? undefined : Number(value));
+
+/** A seat as the load's JSON carries it: id, number, price, status, holder, hold expiry (epoch ms), reservation. */
+type SeatRow = [number, string, number, SeatStatus, number | null, number | null, number | null];
 
 export async function loadConcertEvent(db: Database, eventId: number): Promise<InventorySnapshot | null> {
-  const exists = await db.query(`SELECT 1 FROM concert_events WHERE id = $1`, [eventId]);
-  if (exists.length === 0) return null;
-  const seatRows = await db.query(
-    `SELECT id, seat_number, price, status, user_id, hold_expires_at, reservation_id
-       FROM seats WHERE concert_event_id = $1 ORDER BY id`,
+  const [event] = await db.query(
+    `SELECT e.concert_id, e.starts_at, c.sale_opens_at, c.sale_closes_at
+       FROM concert_events e JOIN concerts c ON c.id = e.concert_id WHERE e.id = $1`,
+    [eventId],
+  );
+  if (!event) return null;
+  // One JSON value rather than a row per seat: a 100,000-seat hall loads in a fifth of the time on PGlite, whose
+  // per-row decoding dominated (measured 0.7 s against 3–4.7 s under load).
+  const [seatList] = await db.query(
+    `SELECT coalesce(json_agg(json_build_array(id, seat_number, price, status, user_id,
+                                               (extract(epoch FROM hold_expires_at) * 1000)::bigint, reservation_id)
+                              ORDER BY id), '[]')::text AS seats
+       FROM seats WHERE concert_event_id = $1`,
     [eventId],
   );
   const reservationRows = await db.query(
@@ -27,15 +37,17 @@ export async function loadConcertEvent(db: Database, eventId: number): Promise<I
       WHERE r.concert_event_id = $1`,
     [eventId],
   );
-  const seats: Seat[] = seatRows.map((row) => ({
-    id: Number(row.id),
-    seatNumber: String(row.seat_number),
-    price: Number(row.price),
-    status: row.status as SeatStatus,
-    userId: optionalNumber(row.user_id),
-    holdExpiresAt: optionalMs(row.hold_expires_at),
-    reservationKey: row.reservation_id === null ? undefined : `db${row.reservation_id}`,
-  }));
+  const seats = (JSON.parse(String(seatList!.seats)) as SeatRow[]).map(
+    ([id, seatNumber, price, status, userId, holdExpiresAt, reservationId]): Seat => ({
+      id,
+      seatNumber,
+      price,
+      status,
+      userId: userId ?? undefined,
+      holdExpiresAt: holdExpiresAt ?? undefined,
+      reservationKey: reservationId === null ? undefined : `db${reservationId}`,
+    }),
+  );
   const reservations: Reservation[] = reservationRows.map((row) => ({
     key: `db${row.id}`,
     id: Number(row.id),
@@ -50,7 +62,13 @@ export async function loadConcertEvent(db: Database, eventId: number): Promise<I
         ? undefined
         : { id: Number(row.payment_id), amount: Number(row.payment_amount), paidAt: ms(row.paid_at) },
   }));
-  return { seats, reservations };
+  const sale = {
+    concertId: Number(event.concert_id),
+    startsAt: ms(event.starts_at),
+    opensAt: ms(event.sale_opens_at),
+    closesAt: optionalMs(event.sale_closes_at),
+  };
+  return { sale, seats, reservations };
 }
 
 async function expectRows(tx: Queryable, expected: number, sql: string, params: unknown[]) {
@@ -143,6 +161,8 @@ async function applyOp(tx: Queryable, eventId: number, op: Exclude<EventOp, Seat
     }
     case "paid":
       return pay(tx, op);
+    case "refunded":
+      return refund(tx, op);
   }
 }
 
@@ -179,14 +199,36 @@ async function pay(tx: Queryable, op: Extract<EventOp, { type: "paid" }>): Promi
           ledger AS (INSERT INTO wallet_ledger (user_id, amount, kind, payment_id, created_at)
                      SELECT $1, -$2::bigint, 'payment', id, ${fromEpochMs("$4::bigint")} FROM payment),
           turn AS (UPDATE queue_tokens SET status = 'EXPIRED', expires_at = ${fromEpochMs("$4::bigint")}
-                    WHERE user_id = $1 AND status = 'ACTIVE' AND EXISTS (SELECT 1 FROM debit))
+                    WHERE user_id = $1 AND queue_id IN (0, $5) AND status = 'ACTIVE' AND EXISTS (SELECT 1 FROM debit))
      SELECT (SELECT count(*) FROM debit)::int AS debited, (SELECT count(*) FROM confirmed)::int AS confirmed,
             (SELECT count(*) FROM sold)::int AS sold, (SELECT id FROM payment) AS payment_id`,
-    [op.userId, op.amount, op.reservationId, op.paidAt],
+    [op.userId, op.amount, op.reservationId, op.paidAt, op.concertId],
   );
   if (Number(row?.debited) === 0) return { rejected: "insufficient_balance" };
   expectCounts(row, { confirmed: 1, sold: op.seatIds.length });
   return { paymentId: Number(row!.payment_id) };
+}
+
+/**
+ * Credit, mark the reservation and its payment refunded, and put the seats back on sale. A refund is never refused:
+ * the balance cap applies to charges, not to money coming back.
+ */
+async function refund(tx: Queryable, op: Extract<EventOp, { type: "refunded" }>): Promise<OpResult> {
+  const [row] = await tx.query(
+    `WITH refunded AS (UPDATE reservations SET status = 'REFUNDED' WHERE id = $1 AND status = 'PAID' RETURNING id),
+          payment AS (UPDATE payments SET status = 'refunded', refunded_at = ${fromEpochMs("$5::bigint")}
+                       WHERE id = $2 AND reservation_id = $1 AND status = 'success' RETURNING id),
+          credit AS (UPDATE wallets SET balance = balance + $4::bigint WHERE user_id = $3 RETURNING user_id),
+          ledger AS (INSERT INTO wallet_ledger (user_id, amount, kind, payment_id, created_at)
+                     SELECT $3, $4::bigint, 'refund', $2, ${fromEpochMs("$5::bigint")} FROM credit),
+          freed AS (UPDATE seats SET status = 'AVAILABLE', user_id = NULL, reservation_id = NULL
+                     WHERE reservation_id = $1 AND status = 'SOLD' RETURNING id)
+     SELECT (SELECT count(*) FROM refunded)::int AS refunded, (SELECT count(*) FROM payment)::int AS payment,
+            (SELECT count(*) FROM credit)::int AS credited, (SELECT count(*) FROM freed)::int AS freed`,
+    [op.reservationId, op.paymentId, op.userId, op.amount, op.at],
+  );
+  expectCounts(row, { refunded: 1, payment: 1, credited: 1, freed: op.seatIds.length });
+  return null;
 }
 
 const isSeatOp = (op: EventOp): op is SeatOp => op.type === "held" || op.type === "released";

@@ -4,12 +4,16 @@ import { Elysia } from "elysia";
 import type { Bus } from "../shared/bus";
 import type { Config } from "../shared/config";
 import { AppError } from "../shared/errors";
+import { QUEUE_TOKEN_FORMAT } from "../shared/subjects";
 import type { bearerVerifier } from "./auth";
 import { RateLimiter } from "./rate-limit";
 
 export interface QueueGate {
-  /** Throws AppError invalid_token, queue_token_not_active or service_unavailable. */
-  requireActive(token: string | undefined, userId: number): Promise<void>;
+  /**
+   * Resolves to the queue that admitted the caller (0: the global one, otherwise the concert's); throws AppError
+   * invalid_token, queue_token_not_active or service_unavailable.
+   */
+  requireActive(token: string | undefined, userId: number): Promise<number>;
 }
 
 export interface HttpDeps {
@@ -23,8 +27,8 @@ export interface HttpDeps {
 export interface Api {
   deps: HttpDeps;
   verifyBearer: ReturnType<typeof bearerVerifier>;
-  /** Sends a request to the actors over NATS, carrying the HTTP request's id. */
-  ask<T>(request: Request, subject: string, payload: unknown): Promise<T>;
+  /** Sends a request to the actors over NATS, carrying the HTTP request's id; `timeoutMs` overrides REQUEST_TIMEOUT_MS. */
+  ask<T>(request: Request, subject: string, payload: unknown, timeoutMs?: number): Promise<T>;
   limits: { queueEntries: RateLimiter; occupations: RateLimiter };
 }
 
@@ -52,7 +56,7 @@ export function idFrom(value: string): number {
 export const userTokenOf = (request: Request) => request.headers.get("user-token") ?? undefined;
 
 export function queueToken(token: string | undefined): string {
-  if (!token || !/^[A-Za-z0-9_-]{16,128}$/.test(token)) throw new AppError("invalid_token");
+  if (!token || !QUEUE_TOKEN_FORMAT.test(token)) throw new AppError("invalid_token");
   return token;
 }
 
@@ -63,7 +67,7 @@ export function withinBudget(limiter: RateLimiter, userId: number): void {
 /** The routes of one feature under /api/v1, each knowing its caller's user id from the bearer token. */
 export function userApi(api: Api) {
   return new Elysia({ prefix: "/api/v1" })
-    .derive({ as: "local" }, async ({ headers }) => ({ userId: await api.verifyBearer(headers.authorization) }))
+    .derive({ as: "local" }, async ({ headers }) => ({ userId: (await api.verifyBearer(headers.authorization)).userId }))
     .derive({ as: "local" }, ({ userId }) => ({
       /** Refuses a path {userId} that is not the caller. */
       self(pathUserId: string): number {
@@ -73,4 +77,13 @@ export function userApi(api: Api) {
       },
       admitted: (token: string | undefined) => api.deps.queueGate.requireActive(token, userId),
     }));
+}
+
+/** The operators' routes under /api/v1/admin: a valid token without `role: "admin"` is 403 forbidden. */
+export function adminApi(api: Api) {
+  return new Elysia({ prefix: "/api/v1/admin" }).derive({ as: "local" }, async ({ headers }) => {
+    const caller = await api.verifyBearer(headers.authorization);
+    if (!caller.admin) throw new AppError("forbidden");
+    return { operatorId: caller.userId };
+  });
 }

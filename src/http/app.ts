@@ -6,6 +6,7 @@ import { AppError, CATALOG, errorBody, isErrorCode, RETRY_AFTER_SECONDS, type Er
 import { log } from "../shared/log";
 import { httpDuration, httpRequests, registry } from "../shared/metrics";
 import { requestIdOf, type Api, type HttpDeps } from "./api";
+import { adminRoutes } from "./admin-routes";
 import { bearerVerifier } from "./auth";
 import { concertRoutes } from "./concert-routes";
 import { openApiDocument, swaggerUi, TAGS } from "./openapi";
@@ -45,6 +46,8 @@ function nestedDeeperThan(text: string, max: number): boolean {
 
 async function parseJsonBody(request: Request): Promise<unknown> {
   const text = await request.text();
+  // An empty body is no body: a route whose body is optional takes it, one that needs a body refuses it.
+  if (text.trim() === "") return undefined;
   if (nestedDeeperThan(text, MAX_JSON_DEPTH)) throw new AppError("invalid_request");
   try {
     return JSON.parse(text);
@@ -68,7 +71,7 @@ export function createApp(deps: HttpDeps) {
   const api: Api = {
     deps,
     verifyBearer: bearerVerifier(config.authSecret),
-    ask: (request, subject, payload) => bus.request(subject, payload, requestIdOf(request)),
+    ask: (request, subject, payload, timeoutMs) => bus.request(subject, payload, requestIdOf(request), timeoutMs),
     limits: { queueEntries: new RateLimiter(config.rateLimitQueue), occupations: new RateLimiter(config.rateLimitOccupy) },
   };
 
@@ -110,7 +113,8 @@ export function createApp(deps: HttpDeps) {
     .use(walletRoutes(api))
     .use(queueRoutes(api))
     .use(concertRoutes(api))
-    .use(paymentRoutes(api));
+    .use(paymentRoutes(api))
+    .use(adminRoutes(api));
 }
 
 /** The route a path belongs to, for metric labels and logs: ids folded, unknown paths pooled. */

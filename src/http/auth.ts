@@ -1,5 +1,6 @@
 // Bearer tokens: HS256 JWTs whose `sub` is the user id. Only HS256 is accepted, `exp` is required, and `sub` must be
-// the decimal form of a positive safe integer, so a token can never name a user ambiguously.
+// the decimal form of a positive safe integer, so a token can never name a user ambiguously. An operator's token
+// also carries `"role": "admin"`.
 import { jwtVerify, SignJWT } from "jose";
 import { AppError } from "../shared/errors";
 
@@ -12,37 +13,44 @@ function keyOf(secret: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(secret);
 }
 
+/** Who is calling: the token's user, and whether the token is an operator's. */
+export interface Caller {
+  userId: number;
+  admin: boolean;
+}
+
 /**
  * Returns a verifier for `Authorization` headers. A token that verified once is remembered until its `exp`, so a
  * client's repeated requests skip the HMAC; a different string (any changed byte) is verified afresh.
  */
-export function bearerVerifier(secret: string): (header: string | undefined) => Promise<number> {
+export function bearerVerifier(secret: string): (header: string | undefined) => Promise<Caller> {
   // Imported once: given raw bytes, jose imports the key again for every token, a third of each check's CPU.
   const key = crypto.subtle.importKey("raw", keyOf(secret), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
-  const verified = new Map<string, { userId: number; expiresAt: number }>();
+  const verified = new Map<string, Caller & { expiresAt: number }>();
   return async (header) => {
     const match = header?.match(/^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/);
     if (!match) throw new AppError("unauthorized");
     const token = match[1]!;
     const known = verified.get(token);
-    if (known && known.expiresAt > Date.now()) return known.userId;
+    if (known && known.expiresAt > Date.now()) return known;
     try {
       const { payload } = await jwtVerify(token, await key, { algorithms: ["HS256"], requiredClaims: ["exp", "sub"] });
       const sub: unknown = payload.sub;
       const userId = typeof sub === "string" && SUBJECT.test(sub) ? Number(sub) : NaN;
       if (!Number.isSafeInteger(userId)) throw new Error("sub is not a user id");
+      const caller = { userId, admin: payload.role === "admin", expiresAt: payload.exp! * 1000 };
       if (verified.size >= REMEMBERED) verified.delete(verified.keys().next().value!);
-      verified.set(token, { userId, expiresAt: payload.exp! * 1000 });
-      return userId;
+      verified.set(token, caller);
+      return caller;
     } catch {
       throw new AppError("unauthorized");
     }
   };
 }
 
-export async function signUserToken(userId: number, secret: string, ttlSeconds = 86_400): Promise<string> {
+export async function signUserToken(userId: number, secret: string, ttlSeconds = 86_400, options: { admin?: boolean } = {}): Promise<string> {
   if (!Number.isSafeInteger(userId) || userId < 1) throw new Error("a user id is a positive integer");
-  return new SignJWT({})
+  return new SignJWT(options.admin ? { role: "admin" } : {})
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
     .setSubject(String(userId))
     .setIssuedAt()

@@ -6,7 +6,9 @@ import {
   Requests,
   type Concert,
   type ConcertEventSummary,
+  GLOBAL_QUEUE,
   type HoldView,
+  type ReleasedSeatView,
   type ReservationView,
   type SeatView,
 } from "../shared/subjects";
@@ -15,7 +17,7 @@ import { BEARER, QUEUE_TOKEN, TAGS } from "./openapi";
 import * as S from "./schemas";
 
 const eventParams = t.Object({ concertEventId: S.IdParam });
-const seatErrors = ["invalid_token", "invalid_request", "queue_token_not_active", "not_found_concert_event"] as const;
+const seatErrors = ["invalid_token", "invalid_request", "queue_token_not_active", "sale_not_open", "sale_closed", "not_found_concert_event"] as const;
 
 function seatIdsOf(body: { seatId?: number; seatIds?: number[] }): number[] {
   if ((body.seatId === undefined) === (body.seatIds === undefined)) throw new AppError("invalid_request");
@@ -32,7 +34,9 @@ export function concertRoutes(api: Api) {
       "/concerts/:concertId/events",
       async ({ params, admitted, request }) => {
         const concertId = idFrom(params.concertId);
-        await admitted(userTokenOf(request));
+        const admittedTo = await admitted(userTokenOf(request));
+        // A concert's queue admits to that concert only.
+        if (admittedTo !== GLOBAL_QUEUE && admittedTo !== concertId) throw new AppError("invalid_token");
         return { list: await api.ask<ConcertEventSummary[]>(request, Requests.concertEvents, { concertId }) };
       },
       {
@@ -48,8 +52,8 @@ export function concertRoutes(api: Api) {
       "/concert-events/:concertEventId/available-seats",
       async ({ params, userId, admitted, request }) => {
         const eventId = idFrom(params.concertEventId);
-        await admitted(userTokenOf(request));
-        return { list: await api.ask<SeatView[]>(request, eventSubject(eventId, "seats"), { userId }) };
+        const admittedTo = await admitted(userTokenOf(request));
+        return { list: await api.ask<SeatView[]>(request, eventSubject(eventId, "seats"), { userId, admittedTo }) };
       },
       {
         params: eventParams,
@@ -62,8 +66,8 @@ export function concertRoutes(api: Api) {
       async ({ params, body, userId, admitted, request }) => {
         const eventId = idFrom(params.concertEventId);
         withinBudget(api.limits.occupations, userId);
-        await admitted(userTokenOf(request));
-        return { data: await api.ask<HoldView>(request, eventSubject(eventId, "occupy"), { userId, seatId: body.seatId }) };
+        const admittedTo = await admitted(userTokenOf(request));
+        return { data: await api.ask<HoldView>(request, eventSubject(eventId, "occupy"), { userId, admittedTo, seatId: body.seatId }) };
       },
       {
         params: eventParams,
@@ -85,14 +89,33 @@ export function concertRoutes(api: Api) {
       async ({ params, body, userId, admitted, request }) => {
         const eventId = idFrom(params.concertEventId);
         const seatIds = seatIdsOf(body);
-        await admitted(userTokenOf(request));
-        return { data: await api.ask<ReservationView>(request, eventSubject(eventId, "reserve"), { userId, seatIds }) };
+        const admittedTo = await admitted(userTokenOf(request));
+        return { data: await api.ask<ReservationView>(request, eventSubject(eventId, "reserve"), { userId, admittedTo, seatIds }) };
       },
       {
         params: eventParams,
         body: S.ReserveBody,
         response: { 200: S.Data(S.Reservation, S.EXAMPLES.reservation), ...S.errors(...seatErrors, "seat_not_held") },
         detail: { tags: [TAGS.event], summary: "좌석 예약", description: "점유한 좌석에 대해 결제 및 예약을 진행합니다.", security: [{ ...BEARER, ...QUEUE_TOKEN }] },
+      },
+    )
+    .delete(
+      "/concert-events/:concertEventId/holds/:seatId",
+      async ({ params, userId, admitted, request }) => {
+        const eventId = idFrom(params.concertEventId);
+        const seatId = idFrom(params.seatId);
+        const admittedTo = await admitted(userTokenOf(request));
+        return { data: await api.ask<ReleasedSeatView>(request, eventSubject(eventId, "release"), { userId, admittedTo, seatId }) };
+      },
+      {
+        params: t.Object({ concertEventId: S.IdParam, seatId: S.IdParam }),
+        response: { 200: S.Data(S.ReleasedSeat, { id: 12, seatNumber: "12", status: "AVAILABLE" }), ...S.errors(...seatErrors, "seat_not_held") },
+        detail: {
+          tags: [TAGS.event],
+          summary: "좌석 점유 해제",
+          description: "(beyond) 점유한 좌석을 만료 전에 돌려놓습니다. 좌석은 바로 다시 예약 가능해집니다.",
+          security: [{ ...BEARER, ...QUEUE_TOKEN }],
+        },
       },
     );
 }

@@ -44,8 +44,18 @@ export function paymentRoutes(api: Api) {
       }),
       {
         params: t.Object({ reservationId: S.IdParam }),
-        response: { 200: S.Data(S.Reservation, { ...S.EXAMPLES.reservation, status: "CANCELLED" }), ...S.errors("invalid_request", "not_found_reservation") },
-        detail: { tags: [TAGS.payment], summary: "예약 취소", description: "(beyond) 결제하지 않은 예약을 취소하고 좌석을 돌려놓습니다.", security: [BEARER] },
+        response: {
+          200: S.Data(S.Reservation, { ...S.EXAMPLES.reservation, status: "CANCELLED" }),
+          ...S.errors("invalid_request", "not_found_reservation", "refund_period_over"),
+        },
+        detail: {
+          tags: [TAGS.payment],
+          summary: "예약 취소와 환불",
+          description:
+            "(beyond) 결제하지 않은 예약은 취소하고 좌석을 돌려놓습니다. 결제한 예약은 공연 시작 REFUND_CUTOFF_HOURS(기본 24시간) 전까지 환불합니다: " +
+            "결제 금액이 잔액으로 돌아오고 좌석은 다시 판매됩니다. 같은 요청을 다시 보내도 한 번만 환불됩니다.",
+          security: [BEARER],
+        },
       },
     );
 }

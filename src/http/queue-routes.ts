@@ -1,5 +1,5 @@
 // 대기열: entering the queue, the status of one's place, leaving.
-import { Requests, type QueueStatus, type QueueTicket } from "../shared/subjects";
+import { GLOBAL_QUEUE, queueOfToken, queueSubject, type QueueStatus, type QueueTicket } from "../shared/subjects";
 import { queueToken, userApi, userTokenOf, withinBudget, type Api } from "./api";
 import { BEARER, QUEUE_TOKEN, TAGS } from "./openapi";
 import * as S from "./schemas";
@@ -8,25 +8,34 @@ export function queueRoutes(api: Api) {
   return userApi(api)
     .post(
       "/queue/tokens",
-      async ({ userId, request }) => {
+      async ({ userId, body, request }) => {
         withinBudget(api.limits.queueEntries, userId);
-        return { data: await api.ask<QueueTicket>(request, Requests.queueEnter, { userId }) };
+        const queueId = body?.concertId ?? GLOBAL_QUEUE;
+        return { data: await api.ask<QueueTicket>(request, queueSubject(queueId, "enter"), { userId }) };
       },
       {
-        response: { 200: S.Data(S.QueueTicket, S.EXAMPLES.ticket), ...S.errors("too_many_requests") },
+        body: S.QueueEnterBody,
+        response: {
+          200: S.Data(S.QueueTicket, S.EXAMPLES.ticket),
+          ...S.errors("invalid_request", "sale_closed", "not_found_concert", "too_many_requests"),
+        },
         detail: {
           tags: [TAGS.queue],
           summary: "대기열 토큰 발급",
-          description: "대기열에 들어가 토큰을 발급받습니다. 이미 대기 중이거나 입장한 사용자는 같은 토큰과 순번을 받습니다.",
+          description:
+            "대기열에 들어가 토큰을 발급받습니다. 이미 대기 중이거나 입장한 사용자는 같은 토큰과 순번을 받습니다. " +
+            "(beyond) 본문에 concertId를 주면 그 콘서트의 대기열에 들어갑니다: 예매 시작 전에 들어온 사람들은 시작 시각에 무작위 순서로 추첨되고, " +
+            "그 뒤에 온 사람들은 도착 순서대로 뒤에 섭니다. 그 대기열의 토큰은 그 콘서트의 이벤트에만 쓸 수 있습니다.",
           security: [BEARER],
         },
       },
     )
     .get(
       "/queue/status",
-      async ({ userId, request }) => ({
-        data: await api.ask<QueueStatus>(request, Requests.queueStatus, { userId, token: queueToken(userTokenOf(request)) }),
-      }),
+      async ({ userId, request }) => {
+        const token = queueToken(userTokenOf(request));
+        return { data: await api.ask<QueueStatus>(request, queueSubject(queueOfToken(token), "status"), { userId, token }) };
+      },
       {
         response: { 200: S.Data(S.QueueStatus, S.EXAMPLES.queueStatus), ...S.errors("invalid_token", "not_found_in_queue") },
         detail: { tags: [TAGS.queue], summary: "대기열 정보 조회", description: "발급받은 Token으로 대기 정보를 조회합니다.", security: [{ ...BEARER, ...QUEUE_TOKEN }] },
@@ -34,9 +43,10 @@ export function queueRoutes(api: Api) {
     )
     .delete(
       "/queue/tokens",
-      async ({ userId, request }) => ({
-        data: await api.ask<{ status: "EXPIRED" }>(request, Requests.queueLeave, { userId, token: queueToken(userTokenOf(request)) }),
-      }),
+      async ({ userId, request }) => {
+        const token = queueToken(userTokenOf(request));
+        return { data: await api.ask<{ status: "EXPIRED" }>(request, queueSubject(queueOfToken(token), "leave"), { userId, token }) };
+      },
       {
         response: { 200: S.Data(S.QueueLeft, { status: "EXPIRED" }), ...S.errors("invalid_token", "not_found_in_queue") },
         detail: { tags: [TAGS.queue], summary: "대기열 나가기", description: "(beyond) 대기열에서 나갑니다. 토큰은 만료됩니다.", security: [{ ...BEARER, ...QUEUE_TOKEN }] },

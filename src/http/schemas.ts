@@ -67,17 +67,31 @@ export const ChargeBody = t.Object(
 const QueueState = t.Union([t.Literal("WAITING"), t.Literal("ACTIVE")]);
 export const QueueTicket = t.Object({
   token: t.String({ examples: ["a21kTkseTestToken"] }),
-  queuePosition: Int({ minimum: 0, examples: [15] }),
-  estimatedWaitingTime: Int({ minimum: 0, description: "예상 대기 시간 (초)", examples: [20] }),
+  queuePosition: Int({ minimum: 0, description: "대기 순번 (예매 시작 전 사전 대기열에서는 사전 대기열의 인원 수)", examples: [15] }),
+  estimatedWaitingTime: Int({ minimum: 0, description: "예상 대기 시간 (초; 예매 시작 전에는 시작까지 남은 시간)", examples: [20] }),
   status: QueueState,
   expiresAt: t.Optional(Time),
+  opensAt: t.Optional(t.String({ format: "date-time", description: "사전 대기열에 있을 때: 예매 시작 시각 (이때 순서를 무작위로 추첨합니다)" })),
 });
 export const QueueStatus = t.Omit(QueueTicket, ["token"]);
 export const QueueLeft = t.Object({ status: t.Literal("EXPIRED") });
+// Swagger UI's Try it out sends the body's `example`: `{}` keeps the v1 behaviour (the global queue) by default.
+export const QueueEnterBody = t.Optional(
+  t.Object(
+    { concertId: t.Optional(Int({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: "그 콘서트의 대기열에 들어갑니다" })) },
+    { example: {}, description: "(beyond) 본문 없이 또는 {}: 전체 대기열. {\"concertId\": 4}: 그 콘서트의 대기열" },
+  ),
+);
 
 // ---- concerts -------------------------------------------------------------------------------------------------
 
-export const Concert = t.Object({ id: Id, title: t.String(), venue: t.String() });
+export const Concert = t.Object({
+  id: Id,
+  title: t.String(),
+  venue: t.String(),
+  saleOpensAt: Time,
+  saleClosesAt: t.Union([Time, t.Null()], { description: "null: 종료 시각 없음" }),
+});
 export const ConcertEvent = t.Object({
   id: Id,
   concertId: Id,
@@ -87,6 +101,7 @@ export const ConcertEvent = t.Object({
 });
 export const Seat = t.Object({ id: Id, seatNumber: t.String({ examples: ["12"] }), price: Int({ minimum: 0, examples: [50000] }) });
 export const Hold = t.Object({ ...Seat.properties, expirationTime: Time });
+export const ReleasedSeat = t.Object({ id: Id, seatNumber: t.String({ examples: ["12"] }), status: t.Literal("AVAILABLE") });
 export const OccupyBody = t.Object({ seatId: Id }, { examples: [{ seatId: 1 }] });
 export const ReserveBody = t.Object(
   {
@@ -95,7 +110,13 @@ export const ReserveBody = t.Object(
   },
   { examples: [{ seatId: 1 }, { seatIds: [1, 2] }], description: "seatId 또는 seatIds 중 하나" },
 );
-const ReservationState = t.Union([t.Literal("PENDING"), t.Literal("PAID"), t.Literal("EXPIRED"), t.Literal("CANCELLED")]);
+const ReservationState = t.Union([
+  t.Literal("PENDING"),
+  t.Literal("PAID"),
+  t.Literal("EXPIRED"),
+  t.Literal("CANCELLED"),
+  t.Literal("REFUNDED"),
+]);
 export const Reservation = t.Object({
   id: Id,
   concertEventId: Id,
@@ -114,8 +135,75 @@ export const Payment = t.Object({
   id: Id,
   reservationId: Id,
   amount: Int({ minimum: 0, examples: [60000] }),
-  status: t.Literal("success"),
+  status: t.Union([t.Literal("success"), t.Literal("refunded")]),
   paidAt: Time,
+});
+
+// ---- operators ------------------------------------------------------------------------------------------------
+
+const Title = t.String({ minLength: 1, maxLength: 200, examples: ["아이유 콘서트 2027"] });
+const Venue = t.String({ minLength: 1, maxLength: 200, examples: ["KSPO DOME"] });
+/** Checked again with Date.parse where used: the format documents it, the handler enforces it. */
+const WhenBody = (example: string) => t.String({ format: "date-time", examples: [example] });
+
+export const NewConcertBody = t.Object(
+  {
+    title: Title,
+    venue: Venue,
+    saleOpensAt: WhenBody("2027-01-10T11:00:00.000Z"),
+    saleClosesAt: t.Optional(t.Union([WhenBody("2027-02-10T09:00:00.000Z"), t.Null()])),
+  },
+  { examples: [{ title: "아이유 콘서트 2027", venue: "KSPO DOME", saleOpensAt: "2027-01-10T11:00:00.000Z", saleClosesAt: "2027-02-10T09:00:00.000Z" }] },
+);
+export const ConcertPatchBody = t.Object(
+  {
+    title: t.Optional(Title),
+    venue: t.Optional(Venue),
+    saleOpensAt: t.Optional(WhenBody("2027-01-10T12:00:00.000Z")),
+    saleClosesAt: t.Optional(t.Union([WhenBody("2027-02-10T09:00:00.000Z"), t.Null()])),
+  },
+  { examples: [{ saleOpensAt: "2027-01-10T12:00:00.000Z" }], description: "바꿀 항목만 보냅니다. 예매가 시작된 뒤에는 saleOpensAt을 바꿀 수 없습니다." },
+);
+export const Section = t.Object({
+  name: t.String({ minLength: 1, maxLength: 20, description: "구역 이름: 글자(한글 포함), 숫자, _ 또는 -", examples: ["VIP"] }),
+  price: Int({ minimum: 0, maximum: 100_000_000, examples: [198000] }),
+  seats: Int({ minimum: 1, maximum: 100_000, examples: [200] }),
+});
+export const NewEventBody = t.Object(
+  {
+    startsAt: WhenBody("2027-02-10T10:00:00.000Z"),
+    sections: t.Array(Section, { minItems: 1, maxItems: 50 }),
+  },
+  {
+    examples: [
+      {
+        startsAt: "2027-02-10T10:00:00.000Z",
+        sections: [
+          { name: "VIP", price: 198000, seats: 200 },
+          { name: "R", price: 154000, seats: 4800 },
+        ],
+      },
+    ],
+    description: "구역은 1~50개, 좌석은 모두 합쳐 100,000석까지. 좌석 번호는 \"<구역>-<n>\" (VIP-1 …)",
+  },
+);
+export const NewConcertEvent = t.Object({ id: Id, concertId: Id, startsAt: Time, totalSeats: Int({ minimum: 1, examples: [5000] }) });
+const Count = (example: number) => Int({ minimum: 0, examples: [example] });
+export const EventSales = t.Object({
+  concertEventId: Id,
+  totalSeats: Count(5000),
+  available: Count(4100),
+  held: Count(300),
+  reserved: Count(100),
+  sold: Count(500),
+  revenue: Int({ minimum: 0, description: "환불되지 않은 결제 금액의 합 (원)", examples: [77000000] }),
+});
+export const QueueReport = t.Object({
+  concertId: Id,
+  opensAt: Time,
+  waiting: Count(18000),
+  active: Count(500),
+  admittedTotal: Count(2300),
 });
 
 // ---- examples -------------------------------------------------------------------------------------------------
@@ -135,7 +223,13 @@ export const EXAMPLES = {
   payment: { id: 12, reservationId: 21, amount: 60000, status: "success", paidAt: "2023-07-01T12:03:00.000Z" },
   ticket: { token: "a21kTkseTestToken", queuePosition: 15, estimatedWaitingTime: 20, status: "WAITING" },
   queueStatus: { queuePosition: 15, estimatedWaitingTime: 10, status: "WAITING" },
-  concert: { id: 1, title: "아이유 콘서트 2026", venue: "서울 올림픽공원 KSPO DOME" },
+  concert: {
+    id: 1,
+    title: "아이유 콘서트 2026",
+    venue: "서울 올림픽공원 KSPO DOME",
+    saleOpensAt: "2026-01-01T00:00:00.000Z",
+    saleClosesAt: null,
+  },
   event: { id: 1, concertId: 1, startsAt: "2027-02-10T10:00:00.000Z", totalSeats: 50, availableSeats: 31 },
   seat: { id: 1, seatNumber: "12", price: 50000 },
 } as const;

@@ -29,7 +29,7 @@ export async function paymentsOf(db: Database, userId: number): Promise<PaymentV
     id: Number(row.id),
     reservationId: Number(row.reservation_id),
     amount: Number(row.amount),
-    status: "success",
+    status: row.status === "refunded" ? "refunded" : "success",
     paidAt: iso(row.paid_at),
   }));
 }

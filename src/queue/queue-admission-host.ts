@@ -1,7 +1,9 @@
-// Hosts the queue-admission actor while this instance owns the queue (one owner across all instances, see
-// ownership.ts): gives it the database and NATS as adapters, fences its commits with the ownership epoch, feeds it
-// the payments that end a user's turn, and restarts it from the database if it ever crashes.
-import { createHash, randomBytes } from "node:crypto";
+// Hosts the queue-admission actors this instance owns: the global queue and concerts' own queues, each with one owner
+// across all instances (see cluster/ownership.ts). Gives each actor the database and NATS as adapters, fences its
+// commits with its ownership epoch, feeds it the payments that end a user's turn, and restarts it from the database if
+// it ever crashes. A queue's actor starts as soon as it is owned: loading it expires the turns that ran out while
+// nobody owned it, and its timer must be running to open a sale on time.
+import { createHash, randomBytes, randomInt } from "node:crypto";
 import type { NatsConnection, Service, Subscription } from "nats";
 import { createActor, fromPromise, type Actor } from "xstate";
 import { endOfTurn, mailboxDepth, type CommitInput } from "../../actors/durable-entity";
@@ -17,9 +19,9 @@ import { Mailbox } from "../shared/mailbox";
 import { observe, queueAdmissions, timedCommit } from "../shared/metrics";
 import { addService, idOf } from "../shared/nats-service";
 import { settled, whenFenced, type Lease, type OwnerHost } from "../cluster/ownership";
-import { QUEUE_ENTITY, type Entity } from "../cluster/ownership-store";
+import { queueEntity, queueIdOf, type Entity } from "../cluster/ownership-store";
+import { Events, GLOBAL_QUEUE, queueSubject, type ConcertUpdatedEvent, type QueueCommandName } from "../shared/subjects";
 import { commitQueue, loadQueue } from "./queue-store";
-import { Events, Requests } from "../shared/subjects";
 
 type QueueActor = Actor<typeof queueAdmissionMachine>;
 
@@ -28,32 +30,55 @@ export function tokenFingerprint(token: string): string {
   return createHash("sha256").update(token).digest("base64url").slice(0, 16);
 }
 
-function domainEvent(op: QueueOp): [string, unknown] {
-  const tokenId = tokenFingerprint(op.token);
+/**
+ * A new queue token: 128 random bits, prefixed by the concert's id for a concert's queue so that any instance can
+ * route the token's requests to its queue (see `queueOfToken`).
+ */
+function newToken(queueId: number): string {
+  const secret = randomBytes(16).toString("base64url");
+  return queueId === GLOBAL_QUEUE ? secret : `${queueId}.${secret}`;
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+function domainEvent(queueId: number, op: QueueOp): [string, unknown] {
   switch (op.type) {
     case "issued":
-      return [Events.token("issued"), { tokenId, userId: op.userId, seq: op.seq, status: op.status }];
+      return [Events.token(queueId, "issued"), { queueId, tokenId: tokenFingerprint(op.token), userId: op.userId, seq: op.seq, status: op.status }];
     case "activated":
-      return [Events.token("activated"), { tokenId, userId: op.userId, expiresAt: new Date(op.expiresAt).toISOString() }];
+      return [Events.token(queueId, "activated"), { queueId, tokenId: tokenFingerprint(op.token), userId: op.userId, expiresAt: iso(op.expiresAt) }];
     case "expired":
-      return [Events.token("expired"), { tokenId, userId: op.userId, reason: op.reason }];
+      return [Events.token(queueId, "expired"), { queueId, tokenId: tokenFingerprint(op.token), userId: op.userId, reason: op.reason }];
+    case "drawn":
+      return [Events.queueOpened(queueId), { queueId, openedAt: iso(op.at), drawn: op.tokens.length }];
+    case "concertUpdated": {
+      const body: ConcertUpdatedEvent = {
+        concertId: queueId,
+        title: op.title,
+        venue: op.venue,
+        saleOpensAt: iso(op.opensAt)!,
+        saleClosesAt: iso(op.closesAt),
+      };
+      return [Events.concertUpdated(queueId), body];
+    }
   }
 }
 
-/** The queue while this instance owns it: the lease (and epoch) it serves under, and what serves it. */
+/** One queue while this instance owns it: the lease (and epoch) it serves under, and what serves it. */
 interface Owned {
+  queueId: number;
   lease: Lease;
   logic: typeof queueAdmissionMachine;
   actor?: QueueActor;
   service?: Service;
-  payments?: Subscription;
   mailbox: Mailbox<QueueCommand>;
   /** Commands sent to the actor and not answered yet. */
   pending: number;
 }
 
 export class QueueAdmissionHost implements OwnerHost {
-  private owned: Owned | undefined;
+  private readonly owned = new Map<number, Owned>();
+  private readonly payments: Subscription;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -62,22 +87,31 @@ export class QueueAdmissionHost implements OwnerHost {
     private readonly config: Config,
     private readonly instance: string,
   ) {
-    this.observeQueue();
+    this.observeQueues();
+    // A payment ends its user's turn in the global queue and in the concert's: the payment's transaction already
+    // expired those tokens, the actors free the places.
+    this.payments = nc.subscribe(Events.allPayments, {
+      callback: (error, msg) => {
+        if (error) return;
+        const { userId, concertId } = decode<{ userId: number; concertId?: number }>(msg.data);
+        for (const queueId of new Set([GLOBAL_QUEUE, concertId ?? GLOBAL_QUEUE])) this.owned.get(queueId)?.mailbox.post({ type: "paid", userId });
+      },
+    });
   }
 
-  private logicFor(lease: Lease) {
+  private logicFor(queueId: number, lease: Lease) {
     const { db, bus } = this;
     return queueAdmissionMachine.provide({
       actors: {
         gather: endOfTurn,
-        load: fromPromise<QueueSnapshot | null, { key: number }>(() => storeCall("queue", loadQueue(db))),
+        load: fromPromise<QueueSnapshot | null, { key: number }>(() => storeCall("queue", loadQueue(db, queueId))),
         commit: fromPromise(async ({ input }: { input: CommitInput<QueueOp> }) => {
-          await timedCommit("queue", input.ops.length, () => storeCall("queue", commitQueue(db, lease.epoch, input.ops))).catch(
-            whenFenced(lease, "queue", QUEUE_ENTITY),
+          await timedCommit("queue", input.ops.length, () => storeCall("queue", commitQueue(db, queueId, lease.epoch, input.ops))).catch(
+            whenFenced(lease, "queue", `queue ${queueId}`),
           );
           for (const op of input.ops) {
-            if (op.type === "activated" || (op.type === "issued" && op.status === "ACTIVE")) queueAdmissions.inc();
-            bus.publish(...domainEvent(op));
+            if (op.type === "activated" || (op.type === "issued" && op.status === "ACTIVE")) queueAdmissions.inc({ queue: queueId });
+            bus.publish(...domainEvent(queueId, op));
           }
           return input.ops.map(() => null);
         }),
@@ -89,18 +123,19 @@ export class QueueAdmissionHost implements OwnerHost {
     if (owned.actor && owned.actor.getSnapshot().status === "active") return owned.actor;
     const actor = createActor(owned.logic, {
       input: {
-        key: 0,
-        // The queue never passivates; the idle timer only needs a finite value.
+        key: owned.queueId,
+        // A queue never passivates; the idle timer only needs a finite value.
         idleMs: 86_400_000,
         maxActive: this.config.queueMaxActive,
         activeTtlMs: this.config.queueActiveTtlMs,
         now: Date.now,
-        newToken: () => randomBytes(16).toString("base64url"),
+        newToken: () => newToken(owned.queueId),
+        randomBelow: (bound) => randomInt(bound),
       },
     });
     actor.subscribe({
       error: (error) => {
-        log.error("queue admission actor crashed; restarting from the database", { error: String(error) });
+        log.error("queue admission actor crashed; restarting from the database", { queue: owned.queueId, error: String(error) });
         if (owned.actor === actor) owned.actor = undefined;
       },
     });
@@ -109,89 +144,108 @@ export class QueueAdmissionHost implements OwnerHost {
     return actor;
   }
 
-  private ask(command: QueueRequest): Promise<Reply<unknown>> {
-    const owned = this.owned;
-    if (!owned || !owned.lease.valid()) return Promise.resolve(fail("service_unavailable"));
+  private ask(owned: Owned, command: QueueRequest): Promise<Reply<unknown>> {
+    if (this.owned.get(owned.queueId) !== owned || !owned.lease.valid()) return Promise.resolve(fail("service_unavailable"));
     owned.pending++;
     return new Promise<Reply<unknown>>((resolve) => owned.mailbox.post({ ...command, replyTo: resolve })).finally(() => {
       owned.pending--;
     });
   }
 
-  async acquire(_entity: Entity, lease: Lease): Promise<void> {
+  async acquire(entity: Entity, lease: Lease): Promise<void> {
+    const queueId = queueIdOf(entity)!;
     const owned: Owned = {
+      queueId,
       lease,
-      logic: this.logicFor(lease),
+      logic: this.logicFor(queueId, lease),
       // Commands posted just before the queue was handed over are refused rather than starting an actor for it.
       mailbox: new Mailbox((commands) => {
-        if (this.owned !== owned) return commands.forEach((c) => c.replyTo?.(fail("service_unavailable")));
+        if (this.owned.get(queueId) !== owned) return commands.forEach((c) => c.replyTo?.(fail("service_unavailable")));
         this.actorOf(owned).send({ type: "commands", commands });
       }),
       pending: 0,
     };
-    this.owned = owned;
-    // Started at once: loading the queue also expires the turns that ran out while nobody owned it.
+    this.owned.set(queueId, owned);
     this.actorOf(owned);
-    // A payment ends its user's turn: the payment's transaction already expired the token, the actor frees the place.
-    owned.payments = this.nc.subscribe(Events.allPayments, {
-      callback: (error, msg) => {
-        if (error || this.owned !== owned) return;
-        const { userId } = decode<{ userId: number }>(msg.data);
-        owned.mailbox.post({ type: "paid", userId });
-      },
+    const endpoint = (name: QueueCommandName, command: (request: Record<string, unknown>) => QueueRequest) => ({
+      name,
+      subject: queueSubject(queueId, name),
+      handle: (request: Record<string, unknown>) => this.ask(owned, command(request)),
     });
     owned.service = await addService(
       this.nc,
       "queue-admission",
-      "대기열 토큰 발급과 입장",
+      queueId === GLOBAL_QUEUE ? "전체 대기열: 토큰 발급과 입장" : `콘서트 ${queueId}의 대기열과 예매 기간`,
       [
-        { name: "enter", subject: Requests.queueEnter, handle: (r) => this.ask({ type: "enter", userId: idOf(r, "userId") }) },
-        { name: "status", subject: Requests.queueStatus, handle: (r) => this.ask({ type: "status", userId: idOf(r, "userId"), token: tokenOf(r) }) },
-        { name: "leave", subject: Requests.queueLeave, handle: (r) => this.ask({ type: "leave", userId: idOf(r, "userId"), token: tokenOf(r) }) },
+        endpoint("enter", (r) => ({ type: "enter", userId: idOf(r, "userId") })),
+        endpoint("status", (r) => ({ type: "status", userId: idOf(r, "userId"), token: tokenOf(r) })),
+        endpoint("leave", (r) => ({ type: "leave", userId: idOf(r, "userId"), token: tokenOf(r) })),
+        endpoint("update", (r) => ({ type: "update", ...concertEditOf(r) })),
       ],
-      { instance: this.instance, epoch: String(lease.epoch) },
+      { queue: String(queueId), instance: this.instance, epoch: String(lease.epoch) },
     );
   }
 
-  /** Stops serving the queue; gracefully, once every accepted command has been answered. */
-  async relinquish(_entity: Entity, graceful: boolean): Promise<void> {
-    const owned = this.owned;
+  /** Stops serving a queue; gracefully, once every accepted command has been answered. */
+  async relinquish(entity: Entity, graceful: boolean): Promise<void> {
+    const queueId = queueIdOf(entity)!;
+    const owned = this.owned.get(queueId);
     if (!owned) return;
-    owned.payments?.unsubscribe();
     if (graceful) {
       await owned.service?.stop();
       await settled(() => owned.pending === 0, this.config.requestTimeoutMs);
     } else {
       void owned.service?.stop();
     }
-    if (this.owned === owned) this.owned = undefined;
+    if (this.owned.get(queueId) === owned) this.owned.delete(queueId);
     owned.actor?.stop();
   }
 
-  private observeQueue(): void {
-    const context = () => this.owned?.actor?.getSnapshot().context;
-    observe("queue_tokens", "Live queue tokens by state", ["status"], () => {
-      const counts = context()?.model?.counts();
-      if (!counts) return [];
-      return [
-        { labels: { status: "waiting" }, value: counts.waiting },
-        { labels: { status: "active" }, value: counts.active },
-      ];
-    });
-    observe("queue_mailbox_depth", "Commands the queue actor has accepted and not yet answered", [], () => {
-      const current = context();
-      return current ? [{ labels: {}, value: mailboxDepth(current) }] : [];
-    });
+  private observeQueues(): void {
+    const live = () => [...this.owned.values()].flatMap(({ queueId, actor }) => (actor ? [{ queueId, context: actor.getSnapshot().context }] : []));
+    observe("queue_tokens", "Live queue tokens by queue and state", ["queue", "status"], () =>
+      live().flatMap(({ queueId, context }) => {
+        const counts = context.model?.counts();
+        if (!counts) return [];
+        return [
+          { labels: { queue: queueId, status: "waiting" }, value: counts.waiting },
+          { labels: { queue: queueId, status: "active" }, value: counts.active },
+        ];
+      }),
+    );
+    observe("queue_mailbox_depth", "Commands a queue actor has accepted and not yet answered", ["queue"], () =>
+      live().map(({ queueId, context }) => ({ labels: { queue: queueId }, value: mailboxDepth(context) })),
+    );
   }
 
-  /** Last resort at shutdown, after the coordinator has handed the queue over. */
+  /** Last resort at shutdown, after the coordinator has handed the queues over. */
   stop(): void {
-    if (this.owned) void this.relinquish(QUEUE_ENTITY, false);
+    this.payments.unsubscribe();
+    for (const queueId of [...this.owned.keys()]) void this.relinquish(queueEntity(queueId), false);
   }
 }
 
 function tokenOf(request: Record<string, unknown>): string {
   const token = request.token;
-  if (typeof token !== "string" || token.length === 0 || token.length > 128) throw new AppError("invalid_token");
+  if (typeof token !== "string" || token.length === 0 || token.length > 160) throw new AppError("invalid_token");
   return token;
+}
+
+/** An operator's edit as the admin service sends it: strings and epoch milliseconds, `closesAt: null` for open-ended. */
+function concertEditOf(request: Record<string, unknown>) {
+  const text = (field: string) => {
+    const value = request[field];
+    if (value === undefined) return undefined;
+    if (typeof value !== "string" || value.length < 1 || value.length > 200) throw new AppError("invalid_request");
+    return value;
+  };
+  const time = (field: string) => {
+    const value = request[field];
+    if (value === undefined || value === null) return value;
+    if (typeof value !== "number" || !Number.isSafeInteger(value)) throw new AppError("invalid_request");
+    return value;
+  };
+  const opensAt = time("opensAt");
+  if (opensAt === null) throw new AppError("invalid_request");
+  return { title: text("title"), venue: text("venue"), opensAt, closesAt: time("closesAt") };
 }

@@ -1,29 +1,42 @@
-// Persistence for the queue-admission actor: live tokens in queue order, and a batch of token changes per transaction.
+// Persistence for the queue-admission actors: a queue's live tokens (and, for a concert, its sale window), and a batch
+// of its changes per transaction, fenced by the queue's ownership epoch.
 import type { QueueOp, QueueSnapshot, QueueTokenRecord } from "../../actors/queue-admission";
 import type { Database, Queryable } from "../shared/db";
 import { fromEpochMs, StoreDriftError } from "../shared/db/port";
-import { fence, fenceCte, FencedError, QUEUE_ENTITY } from "../cluster/ownership-store";
+import { GLOBAL_QUEUE } from "../shared/subjects";
+import { fence, fenceCte, FencedError, queueEntity } from "../cluster/ownership-store";
 
 const ms = (value: unknown) => (value instanceof Date ? value.getTime() : new Date(String(value)).getTime());
+const optionalMs = (value: unknown) => (value === null || value === undefined ? undefined : ms(value));
 
-export async function loadQueue(db: Database): Promise<QueueSnapshot> {
+/** A queue's live tokens; null for a concert that does not exist. */
+export async function loadQueue(db: Database, queueId: number): Promise<QueueSnapshot | null> {
+  const sale = queueId === GLOBAL_QUEUE ? undefined : await loadSale(db, queueId);
+  if (sale === null) return null;
   const rows = await db.query(
-    `SELECT token, user_id, seq, status, issued_at, activated_at, expires_at
-       FROM queue_tokens WHERE status IN ('WAITING', 'ACTIVE') ORDER BY seq`,
+    `SELECT token, user_id, seq, status, issued_at, activated_at, expires_at, draw
+       FROM queue_tokens WHERE queue_id = $1 AND status IN ('WAITING', 'ACTIVE') ORDER BY seq`,
+    [queueId],
   );
-  const [last] = await db.query(`SELECT coalesce(max(seq), 0) AS seq FROM queue_tokens`);
+  const [last] = await db.query(`SELECT coalesce(max(seq), 0) AS seq FROM queue_tokens WHERE queue_id = $1`, [queueId]);
   const tokens: QueueTokenRecord[] = rows.map((row) => ({
     token: String(row.token),
     userId: Number(row.user_id),
     seq: Number(row.seq),
     status: row.status as QueueTokenRecord["status"],
     issuedAt: ms(row.issued_at),
-    activatedAt: row.activated_at === null ? undefined : ms(row.activated_at),
-    expiresAt: row.expires_at === null ? undefined : ms(row.expires_at),
+    activatedAt: optionalMs(row.activated_at),
+    expiresAt: optionalMs(row.expires_at),
+    draw: row.draw === null ? undefined : Number(row.draw),
   }));
-  return { tokens, nextSeq: Number(last!.seq) + 1 };
+  return { tokens, nextSeq: Number(last!.seq) + 1, sale };
 }
 
+async function loadSale(db: Database, concertId: number): Promise<QueueSnapshot["sale"] | null> {
+  const [row] = await db.query(`SELECT sale_opens_at, sale_closes_at, queue_opened_at FROM concerts WHERE id = $1`, [concertId]);
+  if (!row) return null;
+  return { opensAt: ms(row.sale_opens_at), closesAt: optionalMs(row.sale_closes_at), openedAt: optionalMs(row.queue_opened_at) };
+}
 
 type Of<T extends QueueOp["type"]> = Extract<QueueOp, { type: T }>;
 
@@ -32,14 +45,19 @@ interface Statement {
   params: unknown[];
 }
 
+type RunType = "issued" | "activated" | "expired";
+/** Ops that come in runs during a rush; the rest (the opening, an operator's edit) are single statements of their own. */
+type RunOp = Of<RunType>;
+const isRunOp = (op: QueueOp): op is RunOp => op.type === "issued" || op.type === "activated" || op.type === "expired";
+
 /** A run of ops of one type is one statement: a queue rush issues thousands of tokens in a handful of them. */
-function statementFor(run: QueueOp[]): Statement {
+function statementFor(queueId: number, run: RunOp[]): Statement {
   switch (run[0]!.type) {
     case "issued": {
       const ops = run as Of<"issued">[];
       return {
-        sql: `INSERT INTO queue_tokens (token, user_id, seq, status, issued_at, activated_at, expires_at)
-              SELECT token, user_id, seq, status, ${fromEpochMs("issued_at")}, ${fromEpochMs("activated_at")}, ${fromEpochMs("expires_at")}
+        sql: `INSERT INTO queue_tokens (queue_id, token, user_id, seq, status, issued_at, activated_at, expires_at)
+              SELECT $8, token, user_id, seq, status, ${fromEpochMs("issued_at")}, ${fromEpochMs("activated_at")}, ${fromEpochMs("expires_at")}
                 FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])
                      AS u(token, user_id, seq, status, issued_at, activated_at, expires_at)`,
         params: [
@@ -50,6 +68,7 @@ function statementFor(run: QueueOp[]): Statement {
           ops.map((op) => op.issuedAt),
           ops.map((op) => op.activatedAt ?? null),
           ops.map((op) => op.expiresAt ?? null),
+          queueId,
         ],
       };
     }
@@ -75,11 +94,47 @@ function statementFor(run: QueueOp[]): Statement {
   }
 }
 
-async function applyRun(tx: Queryable, run: QueueOp[]): Promise<void> {
-  const { sql, params } = statementFor(run);
+async function applyRun(tx: Queryable, queueId: number, run: RunOp[]): Promise<void> {
+  const { sql, params } = statementFor(queueId, run);
   const rows = await tx.query(sql, params);
   if (run[0]!.type === "activated" && rows.length !== run.length) {
     throw new StoreDriftError(`${run.length - rows.length} activated tokens were not waiting`);
+  }
+}
+
+/**
+ * The opening, exactly once: the concert is marked opened and the pre-queue's drawn places stored together, or
+ * neither (a queue that finds it already opened has drifted from the database and reloads).
+ */
+async function applyDraw(tx: Queryable, queueId: number, op: Of<"drawn">): Promise<void> {
+  const [row] = await tx.query(
+    `WITH opened AS (UPDATE concerts SET queue_opened_at = ${fromEpochMs("$4::bigint")}
+                      WHERE id = $3 AND queue_opened_at IS NULL RETURNING id),
+          drawn AS (UPDATE queue_tokens q SET draw = u.draw FROM unnest($1::text[], $2::int[]) AS u(token, draw)
+                     WHERE q.token = u.token AND q.queue_id = $3 AND q.status = 'WAITING' AND EXISTS (SELECT 1 FROM opened)
+                     RETURNING q.token)
+     SELECT (SELECT count(*) FROM opened)::int AS opened, (SELECT count(*) FROM drawn)::int AS drawn`,
+    [op.tokens, op.draws, queueId, op.at],
+  );
+  if (Number(row!.opened) !== 1 || Number(row!.drawn) !== op.tokens.length) {
+    throw new StoreDriftError(`opening of queue ${queueId}: opened ${row!.opened}, drew ${row!.drawn} of ${op.tokens.length}`);
+  }
+}
+
+async function applyConcertUpdate(tx: Queryable, queueId: number, op: Of<"concertUpdated">): Promise<void> {
+  const rows = await tx.query(
+    `UPDATE concerts SET title = coalesce($2, title), venue = coalesce($3, venue),
+            sale_opens_at = ${fromEpochMs("$4::bigint")}, sale_closes_at = ${fromEpochMs("$5::bigint")}
+      WHERE id = $1 RETURNING id`,
+    [queueId, op.title ?? null, op.venue ?? null, op.opensAt, op.closesAt ?? null],
+  );
+  if (rows.length !== 1) throw new StoreDriftError(`concert ${queueId} is gone`);
+}
+
+async function applyOne(tx: Queryable, queueId: number, run: QueueOp[]): Promise<void> {
+  for (const op of run) {
+    if (op.type === "drawn") await applyDraw(tx, queueId, op);
+    if (op.type === "concertUpdated") await applyConcertUpdate(tx, queueId, op);
   }
 }
 
@@ -95,17 +150,18 @@ function runsOf(ops: QueueOp[]): QueueOp[][] {
 }
 
 /** One statement that applies a run only while the epoch is current, fence and change together (see fenceCte). */
-async function applyFencedRun(db: Database, epoch: number, run: QueueOp[]): Promise<void> {
-  const { sql, params } = statementFor(run);
+async function applyFencedRun(db: Database, queueId: number, epoch: number, run: RunOp[]): Promise<void> {
+  const { sql, params } = statementFor(queueId, run);
   const guarded = run[0]!.type === "issued" ? `${sql} WHERE EXISTS (SELECT 1 FROM owner)` : `${sql} AND EXISTS (SELECT 1 FROM owner)`;
   const n = params.length;
+  const entity = queueEntity(queueId);
   const [row] = await db.query(
     `WITH ${fenceCte(`$${n + 1}`, `$${n + 2}`)},
           change AS (${guarded})
      SELECT count(*)::int AS owned FROM owner`,
-    [...params, QUEUE_ENTITY, epoch],
+    [...params, entity, epoch],
   );
-  if (Number(row!.owned) === 0) throw new FencedError(QUEUE_ENTITY);
+  if (Number(row!.owned) === 0) throw new FencedError(entity);
 }
 
 /**
@@ -113,11 +169,15 @@ async function applyFencedRun(db: Database, epoch: number, run: QueueOp[]): Prom
  * issued (or expired) tokens is one statement, atomic on its own: during a queue rush that saves the BEGIN and COMMIT
  * round trips, each of which waits behind the busy event loop. Anything else takes a transaction.
  */
-export async function commitQueue(db: Database, epoch: number, ops: QueueOp[]): Promise<void> {
+export async function commitQueue(db: Database, queueId: number, epoch: number, ops: QueueOp[]): Promise<void> {
   const runs = runsOf(ops);
-  if (runs.length === 1 && runs[0]![0]!.type !== "activated") return applyFencedRun(db, epoch, runs[0]!);
+  const only = runs.length === 1 ? runs[0]! : undefined;
+  if (only && (only[0]!.type === "issued" || only[0]!.type === "expired")) return applyFencedRun(db, queueId, epoch, only as RunOp[]);
   await db.transaction(async (tx) => {
-    await fence(tx, QUEUE_ENTITY, epoch);
-    for (const run of runs) await applyRun(tx, run);
+    await fence(tx, queueEntity(queueId), epoch);
+    for (const run of runs) {
+      if (run.every(isRunOp)) await applyRun(tx, queueId, run);
+      else await applyOne(tx, queueId, run);
+    }
   });
 }

@@ -9,8 +9,11 @@ export type Publisher = Pick<Bus, "publish">;
 
 export interface Bus {
   readonly nc: NatsConnection;
-  /** Sends a request to an actor; its catalog failure comes back as an AppError, an unreachable actor as 503. */
-  request<T>(subject: string, payload: unknown, requestId?: string): Promise<T>;
+  /**
+   * Sends a request to an actor; its catalog failure comes back as an AppError, an unreachable actor as 503.
+   * `timeoutMs` overrides the configured timeout, for the few requests that take long by nature.
+   */
+  request<T>(subject: string, payload: unknown, requestId?: string, timeoutMs?: number): Promise<T>;
   publish(subject: string, payload: unknown): void;
   /** False while the connection is down; requests then fail fast with 503 instead of waiting out the timeout. */
   connected(): boolean;
@@ -58,7 +61,7 @@ export async function connectBus(servers: string[], requestTimeoutMs: number, op
   return {
     nc,
     connected: () => up && !nc.isClosed(),
-    async request<T>(subject: string, payload: unknown, requestId?: string): Promise<T> {
+    async request<T>(subject: string, payload: unknown, requestId?: string, timeoutMs = requestTimeoutMs): Promise<T> {
       if (!up || nc.isClosed()) {
         natsRequestDuration.observe({ subject: subjectKind(subject), outcome: "unavailable" }, 0);
         throw new AppError("service_unavailable");
@@ -69,7 +72,7 @@ export async function connectBus(servers: string[], requestTimeoutMs: number, op
         hdrs.set(REQUEST_ID_HEADER, requestId);
       }
       const stop = natsRequestDuration.startTimer({ subject: subjectKind(subject) });
-      const deadline = Date.now() + requestTimeoutMs;
+      const deadline = Date.now() + timeoutMs;
       const data = encode(payload);
       let msg: Msg | undefined;
       let nudgedAt = 0;

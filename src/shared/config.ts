@@ -28,6 +28,8 @@ export interface Config {
   instanceId: string | undefined;
   /** How long an instance's ownership of an event (or the queue) lasts without renewal: the failover time after a crash. */
   ownershipLeaseMs: number;
+  /** Refunds are allowed until this long before the event starts. */
+  refundCutoffMs: number;
 }
 
 export const DEVELOPMENT_SECRET = "development-secret-do-not-use-in-production";
@@ -100,5 +102,6 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimitOccupy: integer(env, "RATE_LIMIT_OCCUPY_PER_SECOND", 10, 0),
     instanceId: instanceId(env),
     ownershipLeaseMs: integer(env, "OWNERSHIP_LEASE_SECONDS", 4, 1, 600) * 1000,
+    refundCutoffMs: integer(env, "REFUND_CUTOFF_HOURS", 24, 0, 24 * 365) * 3_600_000,
   };
 }

@@ -60,6 +60,12 @@ export const payments = new Counter({
   registers: [registry],
 });
 
+export const refunds = new Counter({
+  name: "refunds_total",
+  help: "Paid reservations refunded",
+  registers: [registry],
+});
+
 export const paidAmount = new Counter({
   name: "payments_amount_krw_total",
   help: "KRW paid",
@@ -68,7 +74,8 @@ export const paidAmount = new Counter({
 
 export const queueAdmissions = new Counter({
   name: "queue_admissions_total",
-  help: "Queue tokens that became ACTIVE; its rate is the admission rate",
+  help: "Queue tokens that became ACTIVE, by queue (0: the global one); its rate is the admission rate",
+  labelNames: ["queue"],
   registers: [registry],
 });
 

@@ -28,7 +28,13 @@ function respond(msg: ServiceMsg, reply: Reply<unknown>): void {
     msg.respondError(CATALOG[reply.code].status, reply.code, encode(reply));
     return;
   }
-  msg.respond(encode(reply));
+  try {
+    msg.respond(encode(reply));
+  } catch (error) {
+    // A reply NATS will not carry (over its max_payload even compressed) is a bug to see, not a request left hanging.
+    log.error("reply could not be sent", { subject: msg.subject, error: String(error) });
+    msg.respondError(500, "internal_server_error", encode(fail("internal_server_error")));
+  }
 }
 
 async function serve(endpoint: Endpoint, msg: ServiceMsg): Promise<void> {
@@ -80,6 +86,12 @@ export function idsOf(request: Record<string, unknown>, field: string): number[]
   const value = request[field];
   if (!Array.isArray(value) || value.length === 0) throw new AppError("invalid_request");
   return value.map(asId);
+}
+
+/** Reads a queue id: 0 for the global queue, otherwise a concert's id. */
+export function queueIdOf(request: Record<string, unknown>, field: string): number {
+  const value = request[field];
+  return value === 0 ? 0 : asId(value);
 }
 
 function asId(value: unknown): number {

@@ -7,7 +7,7 @@ import type { Reply } from "../../src/shared/codec";
 const TTL = 600_000;
 const T0 = 1_700_000_000_000;
 
-function harness(options: { maxActive?: number; snapshot?: QueueSnapshot } = {}) {
+function harness(options: { maxActive?: number; snapshot?: QueueSnapshot; randomBelow?: (bound: number) => number } = {}) {
   const clock = new SimulatedClock();
   clock.set(T0);
   const batches: QueueOp[][] = [];
@@ -42,6 +42,7 @@ function harness(options: { maxActive?: number; snapshot?: QueueSnapshot } = {})
       activeTtlMs: TTL,
       now: () => clock.now(),
       newToken: () => `token-${String(++counter).padStart(16, "0")}`,
+      randomBelow: options.randomBelow ?? ((bound: number) => Math.floor(Math.random() * bound)),
     },
   }).start();
   const ask = <T = any>(command: QueueRequest) =>
@@ -238,5 +239,160 @@ describe("queue-admission actor", () => {
     const last = await h.data({ type: "enter", userId: 12 });
     expect(last.queuePosition).toBe(6);
     expect(last.estimatedWaitingTime).toBe(10);
+  });
+});
+
+describe("a concert's queue: the pre-queue and a fair opening", () => {
+  const OPENS = T0 + 60_000;
+  const concertQueue = (sale: Partial<QueueSnapshot["sale"]> = {}, tokens: QueueSnapshot["tokens"] = []): QueueSnapshot => ({
+    tokens,
+    nextSeq: tokens.length + 1,
+    sale: { opensAt: OPENS, ...sale },
+  });
+  /** Always 0: Fisher–Yates then turns arrivals 1..5 into the order 2, 3, 4, 5, 1. */
+  const first = () => 0;
+  const enterAll = async (h: ReturnType<typeof harness>, users: number[]) => {
+    const tickets: Record<number, any> = {};
+    for (const user of users) tickets[user] = await h.data({ type: "enter", userId: user });
+    return tickets;
+  };
+
+  test("before the opening everyone waits in the pre-queue: its size is the position, the time to the opening the estimate", async () => {
+    const h = harness({ maxActive: 2, snapshot: concertQueue() });
+    const tickets = await enterAll(h, [1, 2, 3]);
+    expect(tickets[3]).toMatchObject({ status: "WAITING", queuePosition: 3, estimatedWaitingTime: 60, opensAt: new Date(OPENS).toISOString() });
+    h.clock.increment(30_500);
+    await h.settle();
+    expect(await h.data({ type: "status", userId: 1, token: tickets[1].token })).toEqual({
+      queuePosition: 3,
+      estimatedWaitingTime: 30,
+      status: "WAITING",
+      opensAt: new Date(OPENS).toISOString(),
+    });
+    expect(h.batches.flat().map((op) => op.type)).toEqual(["issued", "issued", "issued"]);
+  });
+
+  test("the opening comes at its exact tick, and the drawn order is committed before anyone is admitted", async () => {
+    const h = harness({ maxActive: 2, snapshot: concertQueue(), randomBelow: first });
+    const tickets = await enterAll(h, [1, 2, 3, 4, 5]);
+    h.clock.increment(OPENS - T0 - 1);
+    await h.settle();
+    expect(h.batches.flat().some((op) => op.type === "drawn")).toBe(false);
+    const release = h.pause();
+    h.clock.increment(1);
+    await h.settle();
+    const order = [2, 3, 4, 5, 1];
+    expect(h.batches.at(-1)).toEqual([{ type: "drawn", at: OPENS, tokens: order.map((u) => tickets[u].token), draws: [1, 2, 3, 4, 5] }]);
+    // While the draw is being stored nobody is admitted, and nobody learns a drawn place either.
+    const asked = h.ask({ type: "status", userId: 2, token: tickets[2].token });
+    let answered = false;
+    void asked.then(() => (answered = true));
+    await h.settle();
+    expect(answered).toBe(false);
+    expect(h.batches.flat().some((op) => op.type === "activated")).toBe(false);
+    release();
+    await h.settle();
+    h.clock.increment(0);
+    await h.settle();
+    expect(h.batches.at(-1)).toEqual([
+      { type: "activated", token: tickets[2].token, userId: 2, activatedAt: OPENS, expiresAt: OPENS + TTL },
+      { type: "activated", token: tickets[3].token, userId: 3, activatedAt: OPENS, expiresAt: OPENS + TTL },
+    ]);
+    expect((await asked).ok).toBe(true);
+  });
+
+  test("admission follows the draw; whoever comes after the opening queues behind the whole pre-queue, in arrival order", async () => {
+    const h = harness({ maxActive: 2, snapshot: concertQueue(), randomBelow: first });
+    const tickets = await enterAll(h, [1, 2, 3, 4, 5]);
+    const release = h.pause();
+    h.clock.increment(OPENS - T0);
+    await h.settle();
+    // Arriving while the draw is still being stored: already behind all five.
+    const late = h.ask<any>({ type: "enter", userId: 6 });
+    release();
+    await h.settle();
+    h.clock.increment(0);
+    await h.settle();
+    // Five drawn places ahead of it when it was answered; two of them have been admitted since.
+    const lateTicket = await late;
+    expect(lateTicket).toMatchObject({ ok: true, data: { status: "WAITING", queuePosition: 6 } });
+    expect((await h.data({ type: "status", userId: 6, token: lateTicket.ok ? lateTicket.data.token : "" })).queuePosition).toBe(4);
+    const later = await h.data({ type: "enter", userId: 7 });
+    expect(later.queuePosition).toBe(5);
+    const positions = async () => {
+      const result: Record<number, number> = {};
+      for (const user of [1, 4, 5]) result[user] = (await h.data({ type: "status", userId: user, token: tickets[user].token })).queuePosition;
+      return result;
+    };
+    expect(await positions()).toEqual({ 4: 1, 5: 2, 1: 3 });
+    const admitted: number[] = [];
+    for (const leaving of [2, 3, 4, 5, 1]) {
+      await h.data({ type: "leave", userId: leaving, token: tickets[leaving].token });
+      const batch = h.batches.at(-1)!;
+      admitted.push(...batch.filter((op) => op.type === "activated").map((op) => op.userId));
+    }
+    expect(admitted).toEqual([4, 5, 1, 6, 7]);
+  });
+
+  test("a restart keeps the drawn order, and a queue that missed its opening draws at once when it loads", async () => {
+    const token = (user: number) => `token-of-user-${String(user).padStart(4, "0")}`;
+    const waiting = (user: number, seq: number, draw?: number) => ({
+      token: token(user),
+      userId: user,
+      seq,
+      status: "WAITING" as const,
+      issuedAt: OPENS - 10_000 + seq,
+      ...(draw === undefined ? {} : { draw }),
+    });
+    const drawn = harness({
+      maxActive: 1,
+      snapshot: concertQueue({ openedAt: OPENS - 5 }, [
+        { token: token(9), userId: 9, seq: 9, status: "ACTIVE", issuedAt: OPENS + 1, activatedAt: OPENS, expiresAt: OPENS + TTL },
+        waiting(1, 1, 3),
+        waiting(2, 2, 1),
+        waiting(3, 3, 2),
+        { ...waiting(4, 4), issuedAt: OPENS + 2 },
+      ]),
+    });
+    const place = async (h: ReturnType<typeof harness>, user: number) => (await h.data({ type: "status", userId: user, token: token(user) })).queuePosition;
+    expect([await place(drawn, 2), await place(drawn, 3), await place(drawn, 1), await place(drawn, 4)]).toEqual([1, 2, 3, 4]);
+
+    const beforeOpening = (user: number) => ({ ...waiting(user, user), issuedAt: T0 - 10 + user });
+    const missed = harness({ maxActive: 1, snapshot: concertQueue({ opensAt: T0 - 1 }, [beforeOpening(1), beforeOpening(2)]), randomBelow: first });
+    await missed.settle();
+    missed.clock.increment(0);
+    await missed.settle();
+    expect(missed.batches[0]).toEqual([{ type: "drawn", at: T0, tokens: [token(2), token(1)], draws: [1, 2] }]);
+  });
+
+  test("operators move the opening until it has come; after the close nobody enters", async () => {
+    const h = harness({ maxActive: 1, snapshot: concertQueue({ closesAt: OPENS + 60_000 }) });
+    await h.data({ type: "enter", userId: 1 });
+    expect(await h.ask({ type: "update", opensAt: OPENS + 30_000 })).toEqual({ ok: true, data: null });
+    expect(h.batches.at(-1)).toEqual([{ type: "concertUpdated", opensAt: OPENS + 30_000, closesAt: OPENS + 60_000 }]);
+    h.clock.increment(OPENS - T0);
+    await h.settle();
+    expect(h.batches.flat().some((op) => op.type === "drawn")).toBe(false);
+    expect(await h.ask({ type: "update", closesAt: OPENS + 30_000 })).toEqual({ ok: false, code: "invalid_request" });
+    h.clock.increment(30_000);
+    await h.settle();
+    expect(h.batches.flat().filter((op) => op.type === "drawn").length).toBe(1);
+    expect(await h.ask({ type: "update", opensAt: OPENS + 90_000 })).toEqual({ ok: false, code: "sale_already_open" });
+    expect(await h.ask({ type: "update", opensAt: OPENS + 30_000, title: "새 제목" })).toEqual({ ok: true, data: null });
+    expect(await h.ask({ type: "update", closesAt: null })).toEqual({ ok: true, data: null });
+    expect(await h.ask({ type: "update", closesAt: OPENS + 40_000 })).toEqual({ ok: true, data: null });
+    h.clock.increment(10_000);
+    await h.settle();
+    expect(await h.ask({ type: "enter", userId: 2 })).toEqual({ ok: false, code: "sale_closed" });
+    // The one who was already in keeps their place.
+    expect((await h.data({ type: "enter", userId: 1 })).status).toBe("ACTIVE");
+  });
+
+  test("an opening set in the past opens the sale now; the global queue has no sale to edit", async () => {
+    const h = harness({ maxActive: 1, snapshot: concertQueue() });
+    expect(await h.ask({ type: "update", opensAt: T0 - 3_600_000 })).toEqual({ ok: true, data: null });
+    expect(h.batches.at(-1)).toEqual([{ type: "concertUpdated", opensAt: T0 }]);
+    const global = harness();
+    expect(await global.ask({ type: "update", title: "x" })).toEqual({ ok: false, code: "invalid_request" });
   });
 });

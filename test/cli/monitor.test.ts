@@ -33,7 +33,7 @@ describe("bun run monitor", () => {
     expect(await watch.exited).toBe(0);
     const lines = watch.out().trim().split("\n");
     expect(lines.length).toBe(2);
-    expect(lines[0]).toMatch(/rsv\.evt\.queue\.token\.issued\s+queue\.token\.issued\s+user=71/);
+    expect(lines[0]).toMatch(/rsv\.evt\.queue\.0\.token\.issued\s+queue\.token\.issued\s+user=71/);
     expect(lines[1]).toMatch(/^\d\d:\d\d:\d\d\.\d{3}\s+rsv\.evt\.event\.1\.seat\.held\s+seat\.held\s+event=1\s+seat=5\s+user=71\s+expiresAt=/);
     expect(watch.out()).not.toContain("event=2");
   });

@@ -40,6 +40,43 @@ describe("bun run verify", () => {
     const checks = (await verify(db)).map((v) => v.check);
     expect(checks).toContain("no seat in two live reservations");
     expect(checks).toContain("every sold seat belongs to a paid reservation with a payment");
-    expect(checks).toContain("one payment per paid reservation, for its total");
+    expect(checks).toContain("one payment per paid (or refunded) reservation, for its total");
+  });
+
+  test("a refund without its ledger entry, or whose seat still points at it, is reported", async () => {
+    const db = await fresh();
+    const [r] = await db.query(
+      `INSERT INTO reservations (user_id, concert_event_id, total_amount, status, created_at, expires_at)
+       VALUES (1, 1, 50000, 'REFUNDED', now(), now()) RETURNING id`,
+    );
+    const [p] = await db.query(
+      `INSERT INTO payments (reservation_id, user_id, amount, status, paid_at) VALUES ($1, 1, 50000, 'refunded', now()) RETURNING id`,
+      [r!.id],
+    );
+    await db.query(`INSERT INTO wallets (user_id, balance) VALUES (1, 0)`);
+    await db.query(`INSERT INTO wallet_ledger (user_id, amount, kind) VALUES (1, 50000, 'charge')`);
+    await db.query(`INSERT INTO wallet_ledger (user_id, amount, kind, payment_id) VALUES (1, -50000, 'payment', $1)`, [p!.id]);
+    expect((await verify(db)).map((v) => v.check)).toEqual(["every refund is in the ledger once, for the payment's amount"]);
+    await db.query(`UPDATE seats SET status = 'SOLD', user_id = 1, reservation_id = $1 WHERE id = 1`, [r!.id]);
+    expect((await verify(db)).map((v) => v.check)).toContain("a refunded reservation has a refunded payment, and none of its seats is still its");
+  });
+
+  test("an admission out of a queue's order, or before its opening, is reported", async () => {
+    const db = await fresh();
+    await db.query(`UPDATE concerts SET queue_opened_at = '2027-01-01T00:00:00Z' WHERE id = 1`);
+    const token = (seq: number, draw: number | null, activatedAt: string | null) =>
+      db.query(
+        `INSERT INTO queue_tokens (queue_id, token, user_id, seq, status, issued_at, activated_at, expires_at, draw)
+         VALUES (1, $1, $2, $2, $3, '2026-12-31T00:00:00Z', $4, $5, $6)`,
+        [`token-${seq}`, seq, activatedAt ? "ACTIVE" : "WAITING", activatedAt, activatedAt ? "2027-02-01T00:00:00Z" : null, draw],
+      );
+    await token(1, 2, "2027-01-01T00:00:01Z");
+    await token(2, 1, "2027-01-01T00:00:01Z");
+    await token(3, null, "2027-01-01T00:00:02Z");
+    expect(await verify(db)).toEqual([]);
+    await token(4, 3, "2027-01-01T00:00:03Z");
+    expect((await verify(db)).map((v) => v.check)).toEqual(["admissions followed each queue's order"]);
+    await db.query(`UPDATE queue_tokens SET activated_at = '2026-12-31T23:59:59Z' WHERE token = 'token-2'`);
+    expect((await verify(db)).map((v) => v.check)).toContain("nobody was let in to a concert's queue before its opening");
   });
 });

@@ -109,8 +109,8 @@ for (const dbCase of await databaseCases()) {
         status: "WAITING" as const,
         issuedAt: Date.now(),
       });
-      expect(await commitQueue(db, stale, [issued("stale-token-000001", 1)]).catch((e) => e)).toBeInstanceOf(FencedError);
-      await commitQueue(db, current, [issued("fresh-token-000002", 2)]);
+      expect(await commitQueue(db, 0, stale, [issued("stale-token-000001", 1)]).catch((e) => e)).toBeInstanceOf(FencedError);
+      await commitQueue(db, 0, current, [issued("fresh-token-000002", 2)]);
       const tokens = await db.query(`SELECT token FROM queue_tokens ORDER BY seq`);
       expect(tokens.map((row) => row.token)).toEqual(["fresh-token-000002"]);
     });

@@ -20,13 +20,19 @@ async function refused(header: string | undefined): Promise<string> {
 
 describe("bearer tokens", () => {
   test("a minted token names its user", async () => {
-    expect(await verifyBearer(`Bearer ${await signUserToken(42, SECRET)}`)).toBe(42);
-    expect(await verifyBearer(`Bearer ${await signUserToken(Number.MAX_SAFE_INTEGER, SECRET)}`)).toBe(Number.MAX_SAFE_INTEGER);
+    expect(await verifyBearer(`Bearer ${await signUserToken(42, SECRET)}`)).toMatchObject({ userId: 42, admin: false });
+    expect((await verifyBearer(`Bearer ${await signUserToken(Number.MAX_SAFE_INTEGER, SECRET)}`)).userId).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  test("an operator's token carries the admin role; any other role is a plain user", async () => {
+    expect(await verifyBearer(`Bearer ${await signUserToken(9, SECRET, 60, { admin: true })}`)).toMatchObject({ userId: 9, admin: true });
+    const other = await new SignJWT({ role: "superuser" }).setProtectedHeader({ alg: "HS256" }).setSubject("9").setExpirationTime(now() + 60).sign(key);
+    expect(await verifyBearer(`Bearer ${other}`)).toMatchObject({ userId: 9, admin: false });
   });
 
   test("a remembered token still lapses at its exp", async () => {
     const token = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("5").setExpirationTime(now() + 1).sign(key);
-    expect(await verifyBearer(`Bearer ${token}`)).toBe(5);
+    expect((await verifyBearer(`Bearer ${token}`)).userId).toBe(5);
     await Bun.sleep(2_100);
     expect(await refused(`Bearer ${token}`)).toBe("unauthorized");
   });

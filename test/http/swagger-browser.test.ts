@@ -81,4 +81,24 @@ describe.skipIf(!CHROMIUM)("Swagger UI in headless Chromium", () => {
     await page.screenshot({ path: `${OUTPUT}/swagger-payment.png` });
     expect(external).toEqual([]);
   }, 90_000);
+
+  test("an operator authorized with an admin token puts a concert on sale and adds an event under 운영", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${service.base}/swagger`);
+    await page.locator(".opblock-summary-path").first().waitFor();
+    await authorize(page, "bearerAuth", await signUserToken(1, TEST_SECRET, 3600, { admin: true }));
+    const opensAt = new Date(Date.now() + 86_400_000).toISOString();
+    const concert = await tryItOut(page, "post", "/api/v1/admin/concerts", {}, { title: "스웨거 콘서트", venue: "KSPO DOME", saleOpensAt: opensAt });
+    expect(concert).toMatchObject({ status: "201", body: { data: { title: "스웨거 콘서트", saleOpensAt: opensAt, saleClosesAt: null } } });
+    const sections = [{ name: "VIP", price: 198000, seats: 10 }];
+    const event = await tryItOut(page, "post", "/api/v1/admin/concerts/{concertId}/events", { concertId: String(concert.body.data.id) }, {
+      startsAt: "2027-02-10T10:00:00.000Z",
+      sections,
+    });
+    expect(event).toMatchObject({ status: "201", body: { data: { concertId: concert.body.data.id, totalSeats: 10 } } });
+    const summary = await tryItOut(page, "get", "/api/v1/admin/concert-events/{concertEventId}/summary", { concertEventId: String(event.body.data.id) });
+    expect(summary.body.data).toMatchObject({ totalSeats: 10, available: 10, revenue: 0 });
+    mkdirSync(OUTPUT, { recursive: true });
+    await page.screenshot({ path: `${OUTPUT}/swagger-operator.png` });
+  }, 90_000);
 });

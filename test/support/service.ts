@@ -55,10 +55,12 @@ export class UserClient {
     /** The instance it talks to; a test with several instances moves it, as a load balancer would. */
     public base: string,
     readonly userId: number,
+    /** An operator's token (`role: "admin"`) instead of a user's. */
+    readonly admin = false,
   ) {}
 
   async call<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response<T>> {
-    this.bearer ??= await signUserToken(this.userId, TEST_SECRET);
+    this.bearer ??= await signUserToken(this.userId, TEST_SECRET, 86_400, { admin: this.admin });
     const all: Record<string, string> = { authorization: `Bearer ${this.bearer}`, ...headers };
     if (this.queueToken && !("user-token" in headers)) all["user-token"] = this.queueToken;
     if (body !== undefined) all["content-type"] = "application/json";
@@ -71,8 +73,9 @@ export class UserClient {
     return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
   }
 
-  async enterQueue(): Promise<Response> {
-    const response = await this.call("POST", "/api/v1/queue/tokens");
+  /** Takes a place in the global queue, or in a concert's own. */
+  async enterQueue(concertId?: number): Promise<Response> {
+    const response = await this.call("POST", "/api/v1/queue/tokens", concertId === undefined ? undefined : { concertId });
     if (response.status === 200) this.queueToken = response.body.data.token;
     return response;
   }
