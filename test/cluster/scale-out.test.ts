@@ -4,7 +4,6 @@
 // error; a restarted instance gets its share back.
 import { afterAll, describe, expect, test } from "bun:test";
 import { openDatabase, type Database } from "../../src/shared/db";
-import { createEvent } from "../../src/catalog/demo-data";
 import { preferredOwner } from "../../src/cluster/ownership";
 import { eventEntity, QUEUE_ENTITY } from "../../src/cluster/ownership-store";
 import { postgresAvailable } from "../support/databases";
@@ -14,7 +13,7 @@ import { UserClient } from "../support/service";
 
 const LEASE_SECONDS = 2;
 const RUSH_SEATS = 400;
-// The demo data has 9 events; the rush event, created once the instances run, is the 10th.
+// The demo data has 3 concerts with 9 events; the rush event, created once the instances run, is the 10th.
 const RUSH_EVENT = 10;
 const RUSH_ENTITY = eventEntity(RUSH_EVENT);
 const ENTITIES = entitiesUpTo(RUSH_EVENT);
@@ -40,8 +39,11 @@ describe.skipIf(!(await postgresAvailable()))("three instances on one NATS and o
     const db: Database = await openDatabase(target);
     cleanup.push(() => db.close());
     expect(Number((await db.query(`SELECT count(*) AS n FROM concert_events`))[0]!.n)).toBe(9);
-    // A new event gets an owner without a restart.
-    expect(await db.transaction((tx) => createEvent(tx, 1, new Date("2026-12-24T19:00:00Z"), RUSH_SEATS))).toBe(RUSH_EVENT);
+    // An operator creates the rush event through one instance; it gets an owner without a restart.
+    const operator = new UserClient(all[1]!.base, 1, true);
+    const sections = [{ name: "S", price: 50_000, seats: RUSH_SEATS }];
+    const created = await operator.call("POST", "/api/v1/admin/concerts/1/events", { startsAt: "2027-12-24T19:00:00Z", sections });
+    expect(created.body.data).toMatchObject({ id: RUSH_EVENT, totalSeats: RUSH_SEATS });
     await waitFor(() => placedAsPreferred(db, ENTITIES, all), "every entity owned by its preferred instance", 15_000);
     expect(new Set((await owners(db)).values()).size).toBe(3);
 

@@ -4,7 +4,7 @@ import { expect } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import type { Database } from "../../src/shared/db";
 import { preferredOwner } from "../../src/cluster/ownership";
-import { eventEntity, QUEUE_ENTITY } from "../../src/cluster/ownership-store";
+import { eventEntity, QUEUE_ENTITY, queueEntity } from "../../src/cluster/ownership-store";
 import { freshPostgres } from "./databases";
 import { freePort, portOpen, startNatsServer, waitFor } from "./nats-server";
 import { TEST_SECRET, UserClient, type Response } from "./service";
@@ -18,8 +18,12 @@ export async function sharedBackends(cleanup: (() => unknown)[], nats: { pingSec
   return { natsUrl: server.url, target: database.target, url: (database.target as { url: string }).url };
 }
 
-/** Every entity that needs an owner when events 1..lastEvent exist. */
-export const entitiesUpTo = (lastEvent: number): string[] => [QUEUE_ENTITY, ...Array.from({ length: lastEvent }, (_, i) => eventEntity(i + 1))];
+/** Every entity that needs an owner when the demo's three concerts and events 1..lastEvent exist. */
+export const entitiesUpTo = (lastEvent: number): string[] => [
+  QUEUE_ENTITY,
+  ...[1, 2, 3].map(queueEntity),
+  ...Array.from({ length: lastEvent }, (_, i) => eventEntity(i + 1)),
+];
 
 export interface Instance {
   id: string;
