@@ -9,6 +9,7 @@ import { fail, ok, type Reply } from "../src/shared/codec";
 import type { ErrorCode } from "../src/shared/errors";
 import type { QueueStatus, QueueTicket } from "../src/shared/subjects";
 import type { Decision, EntityModel, ReplyTo } from "./durable-entity";
+import { AdmissionRate, statusOf, type Place } from "./queue-status";
 
 export interface QueueTokenRecord {
   token: string;
@@ -71,9 +72,6 @@ export interface QueueRules {
   randomBelow: (bound: number) => number;
 }
 
-/** How far back admissions count towards the observed rate. */
-const RATE_WINDOW_MS = 60_000;
-
 type Found = { ok: true; record: QueueTokenRecord } | { ok: false; code: ErrorCode };
 
 export class WaitingLine implements EntityModel<QueueCommand, QueueOp, null> {
@@ -89,9 +87,7 @@ export class WaitingLine implements EntityModel<QueueCommand, QueueOp, null> {
   private lastRank = 0;
   /** ACTIVE tokens in expiry order: every admission expires one TTL after it, so insertion order is expiry order. */
   private readonly active = new Map<string, QueueTokenRecord>();
-  /** When WAITING tokens were admitted, within the rate window. */
-  private admissions: number[] = [];
-  private firstAdmission: number | undefined;
+  private readonly rate: AdmissionRate;
   private nextSeq: number;
   private readonly sale: QueueSale | undefined;
   /** The drawn order is being committed: nobody is admitted until it has been. */
@@ -104,6 +100,7 @@ export class WaitingLine implements EntityModel<QueueCommand, QueueOp, null> {
     snapshot: QueueSnapshot,
   ) {
     this.nextSeq = snapshot.nextSeq;
+    this.rate = new AdmissionRate(rules);
     this.sale = snapshot.sale && { ...snapshot.sale };
     for (const record of [...snapshot.tokens].sort(admissionOrder)) this.track({ ...record });
     const byExpiry = snapshot.tokens.filter((t) => t.status === "ACTIVE").sort((a, b) => a.expiresAt! - b.expiresAt!);
@@ -256,7 +253,7 @@ export class WaitingLine implements EntityModel<QueueCommand, QueueOp, null> {
       record.activatedAt = now;
       record.expiresAt = now + this.rules.activeTtlMs;
       this.active.set(record.token, record);
-      this.observeAdmission(now);
+      this.rate.observe(now);
       ops.push({ type: "activated", token: record.token, userId: record.userId, activatedAt: now, expiresAt: record.expiresAt });
     }
     this.compact();
@@ -317,39 +314,15 @@ export class WaitingLine implements EntityModel<QueueCommand, QueueOp, null> {
   // ---- answers --------------------------------------------------------------------------------------------------
 
   /** Behind the pre-queue until it is drawn, every later arrival waits behind all of it. */
-  private position(record: QueueTokenRecord): number {
-    if (record.status === "ACTIVE") return 0;
-    if (this.prequeue.has(record.token)) return this.prequeue.size;
-    return this.prequeue.size + this.indexOf(record) - this.head + 1;
-  }
-
-  private observeAdmission(now: number): void {
-    this.firstAdmission ??= now;
-    this.admissions.push(now);
-    if (this.admissions.length > 4096) this.admissions = this.admissions.slice(-2048);
-  }
-
-  /** Admissions per second over the last minute; before any was seen, the rate a full turnover would give. */
-  private admissionRate(now: number): number {
-    const since = now - RATE_WINDOW_MS;
-    const recent = this.admissions.filter((at) => at > since).length;
-    if (recent === 0 || this.firstAdmission === undefined) return this.rules.maxActive / (this.rules.activeTtlMs / 1000);
-    const observedMs = Math.min(RATE_WINDOW_MS, Math.max(1000, now - this.firstAdmission));
-    return recent / (observedMs / 1000);
+  private placeOf(record: QueueTokenRecord): Place {
+    if (record.status === "ACTIVE") return { kind: "active", expiresAt: record.expiresAt! };
+    if (this.prequeue.has(record.token)) return { kind: "pre", size: this.prequeue.size, opensAt: this.sale!.opensAt };
+    return { kind: "line", position: this.prequeue.size + this.indexOf(record) - this.head + 1 };
   }
 
   private statusReply(record: QueueTokenRecord, now: number): Reply<QueueStatus> {
     if (!this.byToken.has(record.token)) return fail("not_found_in_queue");
-    if (record.status === "ACTIVE") {
-      return ok({ queuePosition: 0, estimatedWaitingTime: 0, status: "ACTIVE", expiresAt: new Date(record.expiresAt!).toISOString() });
-    }
-    const queuePosition = this.position(record);
-    if (this.prequeue.has(record.token)) {
-      const opensAt = this.sale!.opensAt;
-      const estimatedWaitingTime = Math.max(0, Math.ceil((opensAt - now) / 1000));
-      return ok({ queuePosition, estimatedWaitingTime, status: "WAITING", opensAt: new Date(opensAt).toISOString() });
-    }
-    return ok({ queuePosition, estimatedWaitingTime: Math.ceil(queuePosition / this.admissionRate(now)), status: "WAITING" });
+    return ok(statusOf(this.placeOf(record), this.rate, now));
   }
 
   private ticket(record: QueueTokenRecord, now: number): Reply<QueueTicket> {
