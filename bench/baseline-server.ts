@@ -10,7 +10,6 @@ import { loadConfig } from "../src/shared/config";
 import { openDatabase, type Database } from "../src/shared/db";
 import { createApp, instrumented, SERVER_BODY_LIMIT } from "../src/http/app";
 import { addService, idOf } from "../src/shared/nats-service";
-import { QueueGate } from "../src/queue/queue-gate";
 import { GLOBAL_QUEUE, queueSubject } from "../src/shared/subjects";
 
 const { values } = parseArgs({ options: { mode: { type: "string" } } });
@@ -58,7 +57,14 @@ await addService(bus.nc, `baseline-${mode}`, "benchmark baseline", [
   },
 ]);
 
-const app = createApp({ config, bus, queueGate: new QueueGate(bus), ready: async () => true });
+// Every token is admitted at once and everywhere: the baselines measure the path, not the queue.
+const app = createApp({
+  config,
+  bus,
+  queueGate: { requireActive: async () => GLOBAL_QUEUE },
+  queues: { status: async () => active, stream: async () => new Response(`event: status\ndata: ${JSON.stringify(active)}\n\n`) },
+  ready: async () => true,
+});
 const server = Bun.serve({ port: config.port, fetch: instrumented(app.fetch), maxRequestBodySize: SERVER_BODY_LIMIT });
 console.error(`baseline ${mode} listening on ${server.port}`);
 process.on("SIGTERM", async () => {

@@ -14,6 +14,8 @@ import { startPaymentService } from "./payments/payments";
 import { QueueAdmissionHost } from "./queue/queue-admission-host";
 import { Ownership, requestOwner } from "./cluster/ownership";
 import { QueueGate } from "./queue/queue-gate";
+import { QueueStreams } from "./queue/queue-streams";
+import { QueueViews } from "./queue/queue-views";
 import { hostname } from "node:os";
 import { startWalletService } from "./wallet/wallet";
 
@@ -55,11 +57,14 @@ export async function startService(config: Config): Promise<RunningService> {
     await startCatalogAdminService(bus.nc, db),
   ];
   await ownership.start();
-  const queueGate = new QueueGate(bus);
+  const views = new QueueViews(bus, { maxActive: config.queueMaxActive, activeTtlMs: config.queueActiveTtlMs });
+  views.start();
+  const streams = new QueueStreams(views);
   const app = createApp({
     config,
     bus,
-    queueGate,
+    queueGate: new QueueGate(bus, views),
+    queues: { status: (token, userId) => views.status(token, userId), stream: (token) => streams.connect(token) },
     ready: async () => bus.connected() && (await databaseReachable(db)),
   });
   const server = Bun.serve({ port: config.port, fetch: instrumented(app.fetch), maxRequestBodySize: SERVER_BODY_LIMIT });
@@ -72,8 +77,9 @@ export async function startService(config: Config): Promise<RunningService> {
     bus,
     async stop() {
       // Stop taking requests, let in-flight ones finish, then the actors, NATS and the database, in that order.
+      streams.close();
       await server.stop();
-      queueGate.close();
+      views.close();
       await ownership.stop();
       await Promise.all(services.map((s) => s.stop()));
       events.stop();

@@ -4,7 +4,7 @@ import { Elysia } from "elysia";
 import type { Bus } from "../shared/bus";
 import type { Config } from "../shared/config";
 import { AppError } from "../shared/errors";
-import { QUEUE_TOKEN_FORMAT } from "../shared/subjects";
+import { QUEUE_TOKEN_FORMAT, type QueueStatus } from "../shared/subjects";
 import type { bearerVerifier } from "./auth";
 import { RateLimiter } from "./rate-limit";
 
@@ -16,10 +16,19 @@ export interface QueueGate {
   requireActive(token: string | undefined, userId: number): Promise<number>;
 }
 
+/** The queue's read side on this instance: answered from its copies of the queues, not by the queue actors. */
+export interface QueueReads {
+  /** Throws AppError invalid_token, not_found_in_queue, or service_unavailable while no trustworthy copy is held. */
+  status(token: string, userId: number): Promise<QueueStatus>;
+  /** A Server-Sent Events response for the token, or the same errors. */
+  stream(token: string): Promise<Response>;
+}
+
 export interface HttpDeps {
   config: Config;
   bus: Bus;
   queueGate: QueueGate;
+  queues: QueueReads;
   ready(): Promise<boolean>;
 }
 

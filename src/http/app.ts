@@ -11,12 +11,12 @@ import { bearerVerifier } from "./auth";
 import { concertRoutes } from "./concert-routes";
 import { openApiDocument, swaggerUi, TAGS } from "./openapi";
 import { paymentRoutes } from "./payment-routes";
-import { queueRoutes } from "./queue-routes";
+import { queueRoutes, queueStreamRoutes } from "./queue-routes";
 import { RateLimiter } from "./rate-limit";
 import * as S from "./schemas";
 import { walletRoutes } from "./wallet-routes";
 
-export type { HttpDeps, QueueGate } from "./api";
+export type { HttpDeps, QueueGate, QueueReads } from "./api";
 
 /** Bodies above this answer 413 payload_too_large from the catalog. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -112,6 +112,7 @@ export function createApp(deps: HttpDeps) {
     })
     .use(walletRoutes(api))
     .use(queueRoutes(api))
+    .use(queueStreamRoutes(api))
     .use(concertRoutes(api))
     .use(paymentRoutes(api))
     .use(adminRoutes(api));

@@ -1,5 +1,6 @@
 // 대기열: entering the queue, the status of one's place, leaving.
-import { GLOBAL_QUEUE, queueOfToken, queueSubject, type QueueStatus, type QueueTicket } from "../shared/subjects";
+import { Elysia, t } from "elysia";
+import { GLOBAL_QUEUE, queueOfToken, queueSubject, type QueueTicket } from "../shared/subjects";
 import { queueToken, userApi, userTokenOf, withinBudget, type Api } from "./api";
 import { BEARER, QUEUE_TOKEN, TAGS } from "./openapi";
 import * as S from "./schemas";
@@ -32,13 +33,15 @@ export function queueRoutes(api: Api) {
     )
     .get(
       "/queue/status",
-      async ({ userId, request }) => {
-        const token = queueToken(userTokenOf(request));
-        return { data: await api.ask<QueueStatus>(request, queueSubject(queueOfToken(token), "status"), { userId, token }) };
-      },
+      async ({ userId, request }) => ({ data: await api.deps.queues.status(queueToken(userTokenOf(request)), userId) }),
       {
         response: { 200: S.Data(S.QueueStatus, S.EXAMPLES.queueStatus), ...S.errors("invalid_token", "not_found_in_queue") },
-        detail: { tags: [TAGS.queue], summary: "대기열 정보 조회", description: "발급받은 Token으로 대기 정보를 조회합니다.", security: [{ ...BEARER, ...QUEUE_TOKEN }] },
+        detail: {
+          tags: [TAGS.queue],
+          summary: "대기열 정보 조회",
+          description: "발급받은 Token으로 대기 정보를 조회합니다. 이 인스턴스가 가진 대기열 사본에서 바로 답합니다 (대기열 액터가 확정한 상태와 같고, 250ms보다 오래되지 않음).",
+          security: [{ ...BEARER, ...QUEUE_TOKEN }],
+        },
       },
     )
     .delete(
@@ -52,4 +55,22 @@ export function queueRoutes(api: Api) {
         detail: { tags: [TAGS.queue], summary: "대기열 나가기", description: "(beyond) 대기열에서 나갑니다. 토큰은 만료됩니다.", security: [{ ...BEARER, ...QUEUE_TOKEN }] },
       },
     );
+}
+
+/** The pushed status: the queue token alone authenticates it, since a browser's EventSource cannot send headers. */
+export function queueStreamRoutes(api: Api) {
+  return new Elysia({ prefix: "/api/v1" }).get("/queue/stream", ({ query }) => api.deps.queues.stream(queueToken(query.token)), {
+    query: t.Object({ token: t.Optional(t.String({ description: "대기열 토큰" })) }),
+    response: {
+      200: t.String({
+        description: "text/event-stream: `event: status` (GET /api/v1/queue/status와 같은 객체)를 처음에 한 번, 순번이나 상태가 바뀔 때마다 (순번은 1초에 한 번까지, 입장은 바로), 15초마다 `: ping`. ACTIVE를 보낸 뒤 스트림이 끝납니다.",
+      }),
+      ...S.errors("invalid_token", "not_found_in_queue"),
+    },
+    detail: {
+      tags: [TAGS.queue],
+      summary: "대기열 상태 스트림",
+      description: "(beyond) Server-Sent Events로 대기 순번과 입장을 받아 봅니다. 토큰은 쿼리 문자열로 보내며, 서버는 쿼리 문자열을 기록하지 않습니다.",
+    },
+  });
 }

@@ -8,8 +8,9 @@ import type { NatsConnection, Service, Subscription } from "nats";
 import { createActor, fromPromise, type Actor } from "xstate";
 import { endOfTurn, mailboxDepth, type CommitInput } from "../../actors/durable-entity";
 import { queueAdmissionMachine, type QueueCommand, type QueueOp, type QueueRequest, type QueueSnapshot } from "../../actors/queue-admission";
+import { QueueView, viewChangesOf, viewStateOf } from "../../actors/queue-view";
 import type { Publisher } from "../shared/bus";
-import { decode, fail, type Reply } from "../shared/codec";
+import { decode, fail, ok, type Reply } from "../shared/codec";
 import type { Config } from "../shared/config";
 import type { Database } from "../shared/db";
 import { storeCall } from "../shared/db/port";
@@ -20,8 +21,12 @@ import { observe, queueAdmissions, timedCommit } from "../shared/metrics";
 import { addService, idOf } from "../shared/nats-service";
 import { settled, whenFenced, type Lease, type OwnerHost } from "../cluster/ownership";
 import { queueEntity, queueIdOf, type Entity } from "../cluster/ownership-store";
-import { Events, GLOBAL_QUEUE, queueSubject, type ConcertUpdatedEvent, type QueueCommandName } from "../shared/subjects";
+import { Events, GLOBAL_QUEUE, QueueViews, queueSubject, type ConcertUpdatedEvent, type QueueCommandName } from "../shared/subjects";
 import { commitQueue, loadQueue } from "./queue-store";
+import type { QueueViewChanges, QueueViewHeartbeat, QueueViewSnapshot } from "./queue-views";
+
+/** How often an owner tells every instance which version of its queues it has committed. */
+const HEARTBEAT_MS = 50;
 
 type QueueActor = Actor<typeof queueAdmissionMachine>;
 
@@ -64,21 +69,32 @@ function domainEvent(queueId: number, op: QueueOp): [string, unknown] {
   }
 }
 
+/**
+ * What the queue's actor has committed, as every instance's read model takes it. Rebuilt from every load of the actor
+ * under a new incarnation, so read models that followed an earlier one know to start over; one version per commit.
+ */
+interface Committed {
+  view: QueueView;
+  incarnation: string;
+  version: number;
+}
+
 /** One queue while this instance owns it: the lease (and epoch) it serves under, and what serves it. */
 interface Owned {
   queueId: number;
   lease: Lease;
-  logic: typeof queueAdmissionMachine;
   actor?: QueueActor;
   service?: Service;
   mailbox: Mailbox<QueueCommand>;
   /** Commands sent to the actor and not answered yet. */
   pending: number;
+  committed?: Committed;
 }
 
 export class QueueAdmissionHost implements OwnerHost {
   private readonly owned = new Map<number, Owned>();
   private readonly payments: Subscription;
+  private readonly heartbeat: ReturnType<typeof setInterval>;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -97,18 +113,28 @@ export class QueueAdmissionHost implements OwnerHost {
         for (const queueId of new Set([GLOBAL_QUEUE, concertId ?? GLOBAL_QUEUE])) this.owned.get(queueId)?.mailbox.post({ type: "paid", userId });
       },
     });
+    this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
   }
 
-  private logicFor(queueId: number, lease: Lease) {
-    const { db, bus } = this;
+  private logicFor(owned: Owned) {
+    const { db, bus, config } = this;
+    const { queueId, lease } = owned;
+    const rules = { maxActive: config.queueMaxActive, activeTtlMs: config.queueActiveTtlMs };
     return queueAdmissionMachine.provide({
       actors: {
         gather: endOfTurn,
-        load: fromPromise<QueueSnapshot | null, { key: number }>(() => storeCall("queue", loadQueue(db, queueId))),
+        load: fromPromise<QueueSnapshot | null, { key: number }>(async () => {
+          const snapshot = await storeCall("queue", loadQueue(db, queueId));
+          owned.committed = snapshot
+            ? { view: new QueueView(rules, viewStateOf(snapshot, tokenFingerprint)), incarnation: randomBytes(6).toString("base64url"), version: 0 }
+            : undefined;
+          return snapshot;
+        }),
         commit: fromPromise(async ({ input }: { input: CommitInput<QueueOp> }) => {
           await timedCommit("queue", input.ops.length, () => storeCall("queue", commitQueue(db, queueId, lease.epoch, input.ops))).catch(
             whenFenced(lease, "queue", `queue ${queueId}`),
           );
+          this.publishChanges(owned, input.ops);
           for (const op of input.ops) {
             if (op.type === "activated" || (op.type === "issued" && op.status === "ACTIVE")) queueAdmissions.inc({ queue: queueId });
             bus.publish(...domainEvent(queueId, op));
@@ -119,9 +145,34 @@ export class QueueAdmissionHost implements OwnerHost {
     });
   }
 
+  /** After a commit, before its replies: a client that holds a new token can already find it in every read model. */
+  private publishChanges(owned: Owned, ops: QueueOp[]): void {
+    const committed = owned.committed!;
+    const changes = viewChangesOf(ops, tokenFingerprint);
+    for (const change of changes) committed.view.apply(change);
+    committed.version++;
+    const message: QueueViewChanges = { queueId: owned.queueId, incarnation: committed.incarnation, version: committed.version, changes };
+    this.bus.publish(QueueViews.changes(owned.queueId), message);
+  }
+
+  /** Which version of each queue this instance has committed: read models notice what they missed, or that it is alive. */
+  private beat(): void {
+    const queues: QueueViewHeartbeat["queues"] = [];
+    for (const { queueId, committed, lease } of this.owned.values()) {
+      if (committed && lease.valid()) queues.push([queueId, committed.incarnation, committed.version]);
+    }
+    if (queues.length > 0) this.bus.publish(QueueViews.heartbeat, { queues } satisfies QueueViewHeartbeat);
+  }
+
+  private viewOf(owned: Owned): Reply<QueueViewSnapshot> {
+    const committed = owned.committed;
+    if (!committed || this.owned.get(owned.queueId) !== owned || !owned.lease.valid()) return fail("service_unavailable");
+    return ok({ incarnation: committed.incarnation, version: committed.version, state: committed.view.state() });
+  }
+
   private actorOf(owned: Owned): QueueActor {
     if (owned.actor && owned.actor.getSnapshot().status === "active") return owned.actor;
-    const actor = createActor(owned.logic, {
+    const actor = createActor(this.logicFor(owned), {
       input: {
         key: owned.queueId,
         // A queue never passivates; the idle timer only needs a finite value.
@@ -157,7 +208,6 @@ export class QueueAdmissionHost implements OwnerHost {
     const owned: Owned = {
       queueId,
       lease,
-      logic: this.logicFor(queueId, lease),
       // Commands posted just before the queue was handed over are refused rather than starting an actor for it.
       mailbox: new Mailbox((commands) => {
         if (this.owned.get(queueId) !== owned) return commands.forEach((c) => c.replyTo?.(fail("service_unavailable")));
@@ -181,6 +231,7 @@ export class QueueAdmissionHost implements OwnerHost {
         endpoint("status", (r) => ({ type: "status", userId: idOf(r, "userId"), token: tokenOf(r) })),
         endpoint("leave", (r) => ({ type: "leave", userId: idOf(r, "userId"), token: tokenOf(r) })),
         endpoint("update", (r) => ({ type: "update", ...concertEditOf(r) })),
+        { name: "view", subject: queueSubject(queueId, "view"), handle: () => this.viewOf(owned) },
       ],
       { queue: String(queueId), instance: this.instance, epoch: String(lease.epoch) },
     );
@@ -220,6 +271,7 @@ export class QueueAdmissionHost implements OwnerHost {
 
   /** Last resort at shutdown, after the coordinator has handed the queues over. */
   stop(): void {
+    clearInterval(this.heartbeat);
     this.payments.unsubscribe();
     for (const queueId of [...this.owned.keys()]) void this.relinquish(queueEntity(queueId), false);
   }

@@ -30,8 +30,11 @@ export function eventSubject(eventId: number, command: EventCommandName): string
 /** The global queue of v1; every other queue is a concert's own, numbered by the concert's id. */
 export const GLOBAL_QUEUE = 0;
 
-/** Commands for one queue actor: `rsv.queue.<queueId>.<command>` (`update` edits a concert and its sale window). */
-export type QueueCommandName = "enter" | "status" | "leave" | "update";
+/**
+ * Commands for one queue actor: `rsv.queue.<queueId>.<command>` (`update` edits a concert and its sale window; `view`
+ * asks the owner for the queue's committed read model, to build or rebuild one).
+ */
+export type QueueCommandName = "enter" | "status" | "leave" | "update" | "view";
 
 export function queueSubject(queueId: number, command: QueueCommandName): string {
   return `rsv.queue.${queueId}.${command}`;
@@ -45,6 +48,16 @@ export function queueOfToken(token: string): number {
   const match = /^([1-9][0-9]{0,15})\./.exec(token);
   return match ? Number(match[1]) : GLOBAL_QUEUE;
 }
+
+/**
+ * The queues' read models: each queue's owner publishes what every commit changed (`changes`), and every 50 ms which
+ * version of each queue it has committed (`heartbeat`), so every instance keeps an exact, fresh copy.
+ */
+export const QueueViews = {
+  changes: (queueId: number) => `rsv.view.queue.${queueId}`,
+  allChanges: "rsv.view.queue.*",
+  heartbeat: "rsv.view.heartbeat",
+} as const;
 
 /** Domain events, published after the change they describe has committed. */
 export const Events = {

@@ -1,0 +1,242 @@
+// Every instance's copy of every queue (the read models of actors/queue-view.ts), so `GET /queue/status`, the seat
+// routes' token check and the pushed status are answered from memory, not by a round trip to the queue's actor.
+//
+// Each queue's owner publishes what every commit changed, numbered, and every 50 ms which version it has committed.
+// A copy applies the changes in order; one it missed (a gap, a new incarnation after the actor reloaded or moved) makes
+// it ask the owner for the whole committed model and start again from there. A copy answers only while it is whole
+// and has heard from the owner within the last 250 ms; otherwise the answer is 503, never a position that may be wrong.
+import type { Subscription } from "nats";
+import { QueueView, type ViewChange, type ViewEntry, type ViewState } from "../../actors/queue-view";
+import type { Bus } from "../shared/bus";
+import { decode } from "../shared/codec";
+import { AppError } from "../shared/errors";
+import { log } from "../shared/log";
+import { QUEUE_TOKEN_FORMAT, QueueViews as Subjects, queueOfToken, queueSubject, type QueueStatus } from "../shared/subjects";
+import { tokenFingerprint } from "./queue-admission-host";
+
+/** What an owner publishes after each commit of a queue. */
+export interface QueueViewChanges {
+  queueId: number;
+  incarnation: string;
+  version: number;
+  changes: ViewChange[];
+}
+/** Every 50 ms, per owner: each owned queue's incarnation and committed version. */
+export interface QueueViewHeartbeat {
+  queues: [queueId: number, incarnation: string, version: number][];
+}
+/** The owner's answer to `rsv.queue.<id>.view`. */
+export interface QueueViewSnapshot {
+  incarnation: string;
+  version: number;
+  state: ViewState;
+}
+
+/** A copy older than this is not trusted: the contract's bound on how old a status may be. */
+export const MAX_STALENESS_MS = 250;
+/** A token missing from a fresh copy is looked for again after this many more beats of its owner. */
+const BEATS_TO_WAIT = 2;
+/** Fingerprints of tokens that left the queues, so asking about them again is answered at once. */
+const GONE_REMEMBERED = 200_000;
+
+interface Tracked {
+  queueId: number;
+  view?: QueueView;
+  incarnation?: string;
+  version: number;
+  lastHeard: number;
+  /** Heartbeats and changes heard so far, for those waiting for the owner's next beats. */
+  beats: number;
+  syncing?: Promise<void>;
+  buffer: QueueViewChanges[];
+  waiters: Set<() => void>;
+}
+
+export type Lookup =
+  | { kind: "found"; queueId: number; fp: string; view: QueueView; entry: ViewEntry }
+  /** Not in the queue: the whole, fresh copy does not have it even after the owner's next beats. */
+  | { kind: "absent" }
+  /** This instance has no trustworthy copy of that queue right now. */
+  | { kind: "unready" };
+
+type ChangeListener = (queueId: number, changes: ViewChange[]) => void;
+
+export class QueueViews {
+  private readonly tracked = new Map<number, Tracked>();
+  private readonly gone = new Set<string>();
+  private readonly listeners: ChangeListener[] = [];
+  private subscriptions: Subscription[] = [];
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly rules: { maxActive: number; activeTtlMs: number },
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  start(): void {
+    this.subscriptions = [
+      this.bus.nc.subscribe(Subjects.allChanges, { callback: (error, msg) => error || this.onChanges(decode<QueueViewChanges>(msg.data)) }),
+      this.bus.nc.subscribe(Subjects.heartbeat, { callback: (error, msg) => error || this.onHeartbeat(decode<QueueViewHeartbeat>(msg.data)) }),
+    ];
+  }
+
+  close(): void {
+    for (const subscription of this.subscriptions) subscription.unsubscribe();
+    for (const t of this.tracked.values()) this.wake(t);
+  }
+
+  /** Called with every batch of changes applied to a copy (pushed status streams listen). */
+  onChange(listener: ChangeListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Whether this instance holds a whole, fresh copy of the queue. */
+  ready(queueId: number): boolean {
+    const t = this.tracked.get(queueId);
+    return t !== undefined && this.fresh(t);
+  }
+
+  viewOf(queueId: number): QueueView | undefined {
+    return this.tracked.get(queueId)?.view;
+  }
+
+  /**
+   * Finds a token in its queue's copy; a queue not yet heard of is copied from its owner first. A token the copy does
+   * not have is looked for again after the owner's next beats (`patient`), since it may have been committed just now.
+   */
+  async lookup(token: string, patient = true): Promise<Lookup> {
+    if (!QUEUE_TOKEN_FORMAT.test(token)) throw new AppError("invalid_token");
+    const queueId = queueOfToken(token);
+    const fp = tokenFingerprint(token);
+    let t = this.tracked.get(queueId);
+    if (!t) {
+      t = this.track(queueId);
+      await this.resync(t);
+      // No such concert: its tokens cannot be in any queue.
+      if (this.tracked.get(queueId) !== t) return { kind: "absent" };
+    }
+    if (!this.fresh(t)) return { kind: "unready" };
+    const found = () => {
+      const entry = t!.view!.lookup(fp);
+      return entry ? ({ kind: "found", queueId, fp, view: t!.view!, entry } as const) : undefined;
+    };
+    if (found()) return found()!;
+    if (this.gone.has(fp) || !patient) return { kind: "absent" };
+    // Committed just now, perhaps: its change left the owner before its reply did, so it arrives within a beat or two.
+    await this.beatsLater(t, BEATS_TO_WAIT);
+    if (!this.fresh(t)) return { kind: "unready" };
+    return found() ?? { kind: "absent" };
+  }
+
+  /** What `GET /queue/status` answers, from this instance's copy. */
+  async status(token: string, userId: number): Promise<QueueStatus> {
+    const found = await this.lookup(token);
+    if (found.kind === "unready") throw new AppError("service_unavailable");
+    if (found.kind === "absent") throw new AppError("not_found_in_queue");
+    if (found.entry.userId !== userId) throw new AppError("invalid_token");
+    return found.view.statusOfEntry(found.entry, this.now());
+  }
+
+  // ---- following the owners -------------------------------------------------------------------------------------
+
+  private track(queueId: number): Tracked {
+    const t: Tracked = { queueId, version: 0, lastHeard: 0, beats: 0, buffer: [], waiters: new Set() };
+    this.tracked.set(queueId, t);
+    return t;
+  }
+
+  private fresh(t: Tracked): boolean {
+    return t.view !== undefined && !t.syncing && this.now() - t.lastHeard <= MAX_STALENESS_MS;
+  }
+
+  private onChanges(message: QueueViewChanges): void {
+    const t = this.tracked.get(message.queueId) ?? this.track(message.queueId);
+    if (t.syncing) return void t.buffer.push(message);
+    if (message.incarnation === t.incarnation && message.version <= t.version) return;
+    if (message.incarnation !== t.incarnation || message.version !== t.version + 1) {
+      t.buffer.push(message);
+      return void this.resync(t);
+    }
+    this.applyChanges(t, message);
+    this.heard(t);
+  }
+
+  private onHeartbeat(heartbeat: QueueViewHeartbeat): void {
+    for (const [queueId, incarnation, version] of heartbeat.queues) {
+      const t = this.tracked.get(queueId) ?? this.track(queueId);
+      if (t.syncing) continue;
+      // Changes travel ahead of the beat that counts them: a beat ahead of the copy means a change was lost.
+      if (incarnation !== t.incarnation || version > t.version) void this.resync(t);
+      else this.heard(t);
+    }
+  }
+
+  private heard(t: Tracked): void {
+    t.lastHeard = this.now();
+    t.beats++;
+    this.wake(t);
+  }
+
+  private wake(t: Tracked): void {
+    for (const waiter of [...t.waiters]) waiter();
+  }
+
+  private beatsLater(t: Tracked, beats: number): Promise<void> {
+    const target = t.beats + beats;
+    return new Promise((resolve) => {
+      const done = () => {
+        if (t.beats < target && this.fresh(t)) return;
+        t.waiters.delete(done);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        t.waiters.delete(done);
+        resolve();
+      }, MAX_STALENESS_MS);
+      t.waiters.add(done);
+    });
+  }
+
+  private applyChanges(t: Tracked, message: QueueViewChanges): void {
+    for (const change of message.changes) {
+      t.view!.apply(change);
+      if (change.type === "expired") this.forget(change.fp);
+    }
+    t.version = message.version;
+    for (const listener of this.listeners) listener(t.queueId, message.changes);
+  }
+
+  private forget(fp: string): void {
+    if (this.gone.size >= GONE_REMEMBERED) this.gone.delete(this.gone.values().next().value!);
+    this.gone.add(fp);
+  }
+
+  /** Copies the owner's committed model, then applies what arrived meanwhile; answers 503 until it is done. */
+  private resync(t: Tracked): Promise<void> {
+    t.syncing ??= (async () => {
+      try {
+        const snapshot = await this.bus.request<QueueViewSnapshot>(queueSubject(t.queueId, "view"), {});
+        const view = new QueueView(this.rules, snapshot.state);
+        const later = t.buffer.filter((m) => m.incarnation === snapshot.incarnation && m.version > snapshot.version);
+        Object.assign(t, { view, incarnation: snapshot.incarnation, version: snapshot.version });
+        for (const message of later.sort((a, b) => a.version - b.version)) {
+          if (message.version !== t.version + 1) throw new Error(`queue ${t.queueId}: change ${t.version + 1} missing`);
+          this.applyChanges(t, message);
+        }
+        t.lastHeard = this.now();
+      } catch (error) {
+        // Its next heartbeat tries again; until then the copy is not trusted. A queue that does not exist is dropped.
+        t.view = undefined;
+        t.incarnation = undefined;
+        if (error instanceof AppError && error.code === "not_found_concert") this.tracked.delete(t.queueId);
+        else if (!(error instanceof AppError)) log.warn("queue read model could not be copied", { queue: t.queueId, error: String(error) });
+      } finally {
+        t.buffer = [];
+        t.syncing = undefined;
+        this.wake(t);
+      }
+    })();
+    return t.syncing;
+  }
+}
