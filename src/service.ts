@@ -42,7 +42,7 @@ export async function startService(config: Config): Promise<RunningService> {
   if (config.authSecretIsDevelopment) log.warn("AUTH_SECRET is not set: using the development secret");
   const db = await openDatabase(config.database, config.ownershipLeaseMs);
   if (config.seedDemo && (await seedDemo(db))) log.info("demo concerts loaded");
-  const bus = await connectBus(config.natsServers, config.requestTimeoutMs, { whenNoResponder: requestOwner });
+  const bus = await connectBus(config.nats, config.requestTimeoutMs, { whenNoResponder: requestOwner });
   const instance = instanceName(config);
   const events = new ConcertEventHost(bus.nc, db, bus, config, instance);
   const queue = new QueueAdmissionHost(bus.nc, db, bus, config, instance);
@@ -61,7 +61,7 @@ export async function startService(config: Config): Promise<RunningService> {
     ready: async () => bus.connected() && (await databaseReachable(db)),
   });
   const server = Bun.serve({ port: config.port, fetch: instrumented(app.fetch), maxRequestBodySize: SERVER_BODY_LIMIT });
-  log.info("listening", { port: server.port, instance, database: config.database.kind, nats: config.natsServers });
+  log.info("listening", { port: server.port, instance, database: config.database.kind, nats: config.nats.servers });
 
   return {
     port: server.port!,

@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { connectNats } from "../shared/nats-connection";
 import { decode, unwrap, type Reply } from "../shared/codec";
-import { loadConfig } from "../shared/config";
+import { loadNatsConfig } from "../shared/config";
 import { Requests, type SaleSummary } from "../shared/subjects";
 
 const { values } = parseArgs({
@@ -18,7 +18,8 @@ const { values } = parseArgs({
   },
 });
 
-const nc = await connectNats({ servers: loadConfig().natsServers, name: "concert-monitor" });
+const nats = loadNatsConfig();
+const nc = await connectNats(nats, { name: "concert-monitor" });
 
 /** One line for one event: the fields operators look for first, then whatever else it carries. */
 function describe(subject: string, body: Record<string, unknown>): string {
@@ -67,7 +68,7 @@ async function streamLoop(): Promise<void> {
         },
       });
     }
-    void nc.flush().then(() => console.error(`watching ${subjects.join(" ")} on ${loadConfig().natsServers.join(",")} (Ctrl-C to stop)`));
+    void nc.flush().then(() => console.error(`watching ${subjects.join(" ")} on ${nats.servers.join(",")} (Ctrl-C to stop)`));
   });
 }
 

@@ -3,6 +3,7 @@ import { ErrorCode, headers as natsHeaders, type Msg, type MsgHdrs, type NatsCon
 import { decode, encode, unwrap, type Reply } from "./codec";
 import { AppError } from "./errors";
 import { natsRequestDuration, subjectKind } from "./metrics";
+import type { NatsConfig } from "./config";
 import { connectNats } from "./nats-connection";
 
 export type Publisher = Pick<Bus, "publish">;
@@ -34,10 +35,9 @@ export interface BusOptions {
 
 const isNoResponders = (error: unknown) => (error as { code?: string } | undefined)?.code === ErrorCode.NoResponders;
 
-export async function connectBus(servers: string[], requestTimeoutMs: number, options: BusOptions = {}): Promise<Bus> {
+export async function connectBus(nats: NatsConfig, requestTimeoutMs: number, options: BusOptions = {}): Promise<Bus> {
   const { name = "concert-reservation", whenNoResponder } = options;
-  const nc = await connectNats({
-    servers,
+  const nc = await connectNats(nats, {
     name,
     reconnect: true,
     maxReconnectAttempts: -1,

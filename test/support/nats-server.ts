@@ -42,14 +42,21 @@ export interface NatsServer {
 
 const BINARY = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"].find((p) => Bun.file(p).size > 0) ?? "nats-server";
 
-/** `pingSeconds`: how often the server pings its clients (it drops one that misses two), instead of two minutes. */
-export async function startNatsServer(options: { pingSeconds?: number } = {}): Promise<NatsServer> {
+export interface NatsServerOptions {
+  /** How often the server pings its clients (it drops one that misses two), instead of two minutes. */
+  pingSeconds?: number;
+  /** More configuration (users, TLS), for a server configured otherwise than deploy/nats-server.conf. */
+  config?: string;
+}
+
+export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "nats-test-"));
   const args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir];
-  if (options.pingSeconds) {
+  const extra = [options.pingSeconds ? `ping_interval: "${options.pingSeconds}s"\nping_max: 2` : "", options.config ?? ""].join("\n").trim();
+  if (extra) {
     const config = join(dir, "server.conf");
-    writeFileSync(config, `ping_interval: "${options.pingSeconds}s"\nping_max: 2\n`);
+    writeFileSync(config, `${extra}\n`);
     args.push("-c", config);
   }
   let child: ChildProcess | undefined;
