@@ -2,6 +2,7 @@
 // main.ts runs it as a process; the end-to-end tests start it in-process the same way.
 import type { Service } from "nats";
 import { connectBus, type Bus } from "./shared/bus";
+import { keepEventStream } from "./shared/event-stream";
 import { startCatalogService } from "./catalog/catalog";
 import { ConcertEventHost } from "./concert-event/concert-event-host";
 import type { Config } from "./shared/config";
@@ -43,6 +44,8 @@ export async function startService(config: Config): Promise<RunningService> {
   const db = await openDatabase(config.database, config.ownershipLeaseMs);
   if (config.seedDemo && (await seedDemo(db))) log.info("demo concerts loaded");
   const bus = await connectBus(config.nats, config.requestTimeoutMs, { whenNoResponder: requestOwner });
+  // Before any actor starts, so the stream keeps the first event too.
+  const stopEventStream = await keepEventStream(bus.nc);
   const instance = instanceName(config);
   const events = new ConcertEventHost(bus.nc, db, bus, config, instance);
   const queue = new QueueAdmissionHost(bus.nc, db, bus, config, instance);
@@ -76,6 +79,7 @@ export async function startService(config: Config): Promise<RunningService> {
       await Promise.all(services.map((s) => s.stop()));
       events.stop();
       queue.stop();
+      stopEventStream();
       await bus.close();
       await db.close();
     },

@@ -45,6 +45,8 @@ const BINARY = ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin
 export interface NatsServerOptions {
   /** How often the server pings its clients (it drops one that misses two), instead of two minutes. */
   pingSeconds?: number;
+  /** False: no JetStream, as on a server started without it. */
+  jetstream?: boolean;
   /** More configuration (users, TLS), for a server configured otherwise than deploy/nats-server.conf. */
   config?: string;
 }
@@ -52,7 +54,8 @@ export interface NatsServerOptions {
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "nats-test-"));
-  const args = ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", dir];
+  const args = ["-a", "127.0.0.1", "-p", String(port), "-sd", dir];
+  if (options.jetstream !== false) args.push("-js");
   const extra = [options.pingSeconds ? `ping_interval: "${options.pingSeconds}s"\nping_max: 2` : "", options.config ?? ""].join("\n").trim();
   if (extra) {
     const config = join(dir, "server.conf");
