@@ -5,7 +5,7 @@ import { ok } from "../shared/codec";
 import type { Database } from "../shared/db";
 import { AppError } from "../shared/errors";
 import { addService, idOf } from "../shared/nats-service";
-import { Requests, type Concert, type ConcertEventSummary, type SaleSummary } from "../shared/subjects";
+import { CATALOG_SERVICE, Requests, type Concert, type ConcertEventSummary, type SaleSummary } from "../shared/subjects";
 
 export async function concerts(db: Database): Promise<Concert[]> {
   const rows = await db.query(`SELECT id, title, venue FROM concerts ORDER BY id`);
@@ -60,13 +60,19 @@ export async function saleSummary(db: Database): Promise<SaleSummary> {
 }
 
 export function startCatalogService(nc: NatsConnection, db: Database): Promise<Service> {
-  return addService(nc, "catalog", "콘서트와 이벤트 목록", [
+  return addService(nc, CATALOG_SERVICE, "콘서트와 이벤트 목록", [
     { name: "concerts", subject: Requests.concerts, handle: async () => ok(await concerts(db)) },
     {
       name: "events",
       subject: Requests.concertEvents,
       handle: async (request) => ok(await concertEvents(db, idOf(request, "concertId"))),
     },
-    { name: "summary", subject: Requests.saleSummary, handle: async () => ok(await saleSummary(db)) },
+    {
+      name: "summary",
+      subject: Requests.saleSummary,
+      handle: async () => ok(await saleSummary(db)),
+      // Also in its stats, so the read-only monitor user, who may send no rsv. request, can read it.
+      stats: () => saleSummary(db),
+    },
   ]);
 }

@@ -1,10 +1,13 @@
-// `bun run monitor`: a readable line per domain event, filtered by event id, and the per-event summary.
+// `bun run monitor`: a readable line per domain event, filtered by event id, and the per-event summary; all with no
+// more than the read access of deploy/nats-server.conf's `monitor` user.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
+import { startNatsServer } from "../support/nats-server";
 import { startTestService, UserClient, type TestService } from "../support/service";
 
 function monitor(t: TestService, args: string[]) {
-  const child = spawn(process.execPath, ["src/cli/monitor.ts", ...args], { env: { ...process.env, NATS_URL: t.nats.url } });
+  const env = { ...process.env, NATS_URL: t.nats.url, NATS_USER: "monitor", NATS_PASSWORD: t.nats.passwords!.monitor };
+  const child = spawn(process.execPath, ["src/cli/monitor.ts", ...args], { env });
   let out = "";
   let err = "";
   child.stdout.on("data", (chunk) => (out += chunk));
@@ -16,7 +19,8 @@ function monitor(t: TestService, args: string[]) {
 describe("bun run monitor", () => {
   let t: TestService;
   beforeAll(async () => {
-    t = await startTestService({ kind: "pglite-memory" });
+    const nats = await startNatsServer({ secured: true });
+    t = await startTestService({ kind: "pglite-memory" }, { NATS_USER: "service", NATS_PASSWORD: nats.passwords!.service }, nats);
   }, 30_000);
   afterAll(async () => {
     await t?.stop();
