@@ -1,5 +1,5 @@
-// `bun run monitor`: a readable line per domain event, filtered by event id, and the per-event summary; all with no
-// more than the read access of deploy/nats-server.conf's `monitor` user.
+// `bun run monitor`: a readable line per domain event, filtered by event id, the per-event summary, and a replay of
+// the RSV_EVENTS stream; all with no more than the read access of deploy/nats-server.conf's `monitor` user.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { startNatsServer } from "../support/nats-server";
@@ -51,5 +51,29 @@ describe("bun run monitor", () => {
     expect(text).toMatch(/\n\s+1\s+49\s+1\s+0\s+0/);
     expect(text).toMatch(/\n\s+2\s+49\s+1\s+0\s+0/);
     expect(text).toMatch(/\n\s+9\s+50\s+0\s+0\s+0/);
+  });
+
+  test("--since replays what RSV_EVENTS kept, stamped with when it was stored, then follows live events", async () => {
+    const startedAt = new Date().toISOString().slice(11, 23);
+    const watch = monitor(t, ["--since", "10m", "--event", "1", "--count", "3"]);
+    const until = Date.now() + 10_000;
+    while (!watch.err().includes("watching") && Date.now() < until) await Bun.sleep(20);
+    const user = new UserClient(t.base, 71);
+    await user.enterQueue();
+    await user.call("POST", "/api/v1/concert-events/1/occupy", { seatId: 6 });
+    expect(await watch.exited).toBe(0);
+    const lines = watch.out().trim().split("\n");
+    expect(lines.length).toBe(3);
+    expect(lines[0]).toMatch(/rsv\.evt\.queue\.token\.issued\s+queue\.token\.issued\s+user=71/);
+    expect(lines[1]).toMatch(/rsv\.evt\.event\.1\.seat\.held\s+seat\.held\s+event=1\s+seat=5\s+user=71/);
+    expect(lines[2]).toMatch(/rsv\.evt\.event\.1\.seat\.held\s+seat\.held\s+event=1\s+seat=6\s+user=71/);
+    expect(lines[1]!.slice(0, 12) < startedAt).toBe(true);
+    expect(lines[2]!.slice(0, 12) >= startedAt).toBe(true);
+  });
+
+  test("--since takes seconds, minutes or hours", async () => {
+    const refused = monitor(t, ["--since", "10d"]);
+    expect(await refused.exited).toBe(2);
+    expect(refused.err().trim()).toBe('--since must be a whole number of s, m or h (such as 90s, 10m, 2h), got "10d"');
   });
 });
