@@ -20,7 +20,7 @@ if (mode !== "ceiling" && mode !== "naive") {
 }
 
 const config = loadConfig();
-const bus = await connectBus(config.natsServers, config.requestTimeoutMs);
+const bus = await connectBus(config.nats, config.requestTimeoutMs);
 const db = mode === "naive" ? await openDatabase(config.database) : undefined;
 const farFuture = new Date(Date.now() + 3_600_000).toISOString();
 const active = { queuePosition: 0, estimatedWaitingTime: 0, status: "ACTIVE" as const, expiresAt: farFuture };

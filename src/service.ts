@@ -2,6 +2,7 @@
 // main.ts runs it as a process; the end-to-end tests start it in-process the same way.
 import type { Service } from "nats";
 import { connectBus, type Bus } from "./shared/bus";
+import { keepEventStream } from "./shared/event-stream";
 import { startCatalogService } from "./catalog/catalog";
 import { startCatalogAdminService } from "./catalog/catalog-admin";
 import { ConcertEventHost } from "./concert-event/concert-event-host";
@@ -45,7 +46,9 @@ export async function startService(config: Config): Promise<RunningService> {
   if (config.authSecretIsDevelopment) log.warn("AUTH_SECRET is not set: using the development secret");
   const db = await openDatabase(config.database, config.ownershipLeaseMs);
   if (config.seedDemo && (await seedDemo(db))) log.info("demo concerts loaded");
-  const bus = await connectBus(config.natsServers, config.requestTimeoutMs, { whenNoResponder: requestOwner });
+  const bus = await connectBus(config.nats, config.requestTimeoutMs, { whenNoResponder: requestOwner });
+  // Before any actor starts, so the stream keeps the first event too.
+  const stopEventStream = await keepEventStream(bus.nc);
   const instance = instanceName(config);
   const events = new ConcertEventHost(bus.nc, db, bus, config, instance);
   const queue = new QueueAdmissionHost(bus.nc, db, bus, config, instance);
@@ -68,7 +71,7 @@ export async function startService(config: Config): Promise<RunningService> {
     ready: async () => bus.connected() && (await databaseReachable(db)),
   });
   const server = Bun.serve({ port: config.port, fetch: instrumented(app.fetch), maxRequestBodySize: SERVER_BODY_LIMIT });
-  log.info("listening", { port: server.port, instance, database: config.database.kind, nats: config.natsServers });
+  log.info("listening", { port: server.port, instance, database: config.database.kind, nats: config.nats.servers });
 
   return {
     port: server.port!,
@@ -84,6 +87,7 @@ export async function startService(config: Config): Promise<RunningService> {
       await Promise.all(services.map((s) => s.stop()));
       events.stop();
       queue.stop();
+      stopEventStream();
       await bus.close();
       await db.close();
     },

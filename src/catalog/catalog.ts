@@ -6,7 +6,7 @@ import type { Database } from "../shared/db";
 import type { Row } from "../shared/db/port";
 import { AppError } from "../shared/errors";
 import { addService, idOf } from "../shared/nats-service";
-import { Requests, type Concert, type ConcertEventSummary, type SaleSummary } from "../shared/subjects";
+import { CATALOG_SERVICE, Requests, type Concert, type ConcertEventSummary, type SaleSummary } from "../shared/subjects";
 
 const CONCERT_COLUMNS = `id, title, venue, sale_opens_at, sale_closes_at`;
 const iso = (value: unknown) => (value instanceof Date ? value : new Date(String(value))).toISOString();
@@ -79,7 +79,7 @@ export async function saleSummary(db: Database): Promise<SaleSummary> {
 }
 
 export function startCatalogService(nc: NatsConnection, db: Database): Promise<Service> {
-  return addService(nc, "catalog", "콘서트와 이벤트 목록", [
+  return addService(nc, CATALOG_SERVICE, "콘서트와 이벤트 목록", [
     { name: "concerts", subject: Requests.concerts, handle: async () => ok(await concerts(db)) },
     { name: "concert", subject: Requests.concert, handle: async (request) => ok(await concert(db, idOf(request, "concertId"))) },
     {
@@ -87,6 +87,12 @@ export function startCatalogService(nc: NatsConnection, db: Database): Promise<S
       subject: Requests.concertEvents,
       handle: async (request) => ok(await concertEvents(db, idOf(request, "concertId"))),
     },
-    { name: "summary", subject: Requests.saleSummary, handle: async () => ok(await saleSummary(db)) },
+    {
+      name: "summary",
+      subject: Requests.saleSummary,
+      handle: async () => ok(await saleSummary(db)),
+      // Also in its stats, so the read-only monitor user, who may send no rsv. request, can read it.
+      stats: () => saleSummary(db),
+    },
   ]);
 }

@@ -3,6 +3,7 @@ import { ErrorCode, headers as natsHeaders, type Msg, type MsgHdrs, type NatsCon
 import { decode, encode, unwrap, type Reply } from "./codec";
 import { AppError } from "./errors";
 import { natsRequestDuration, subjectKind } from "./metrics";
+import type { NatsConfig } from "./config";
 import { connectNats } from "./nats-connection";
 
 export type Publisher = Pick<Bus, "publish">;
@@ -35,13 +36,19 @@ export interface BusOptions {
   whenNoResponder?: (subject: string, nc: NatsConnection, timeoutMs: number) => Promise<void>;
 }
 
+/**
+ * Replies to the service's requests carry balances, reservations and user ids: they arrive on inboxes of its own,
+ * which only the `service` user may read (deploy/nats-server.conf), not under the `_INBOX.` that other users share.
+ */
+export const SERVICE_INBOX_PREFIX = "_INBOX_service";
+
 const isNoResponders = (error: unknown) => (error as { code?: string } | undefined)?.code === ErrorCode.NoResponders;
 
-export async function connectBus(servers: string[], requestTimeoutMs: number, options: BusOptions = {}): Promise<Bus> {
+export async function connectBus(nats: NatsConfig, requestTimeoutMs: number, options: BusOptions = {}): Promise<Bus> {
   const { name = "concert-reservation", whenNoResponder } = options;
-  const nc = await connectNats({
-    servers,
+  const nc = await connectNats(nats, {
     name,
+    inboxPrefix: SERVICE_INBOX_PREFIX,
     reconnect: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,

@@ -1,15 +1,24 @@
 // The one place the service reads its environment. Every setting of API.md's configuration table lives here,
 // validated at start so a typo fails loudly instead of running with a silent default.
+import { accessSync, constants } from "node:fs";
 
 export type DatabaseTarget =
   | { kind: "pglite-disk"; dir: string }
   | { kind: "pglite-memory" }
   | { kind: "postgres"; url: string };
 
+/** How to reach NATS: the servers, who we are (unset: no credentials), and TLS. */
+export interface NatsConfig {
+  servers: string[];
+  auth?: { user: string; password: string } | { credsFile: string };
+  /** Set when TLS is required: a tls:// server in NATS_URL, or NATS_CA naming the CA that signed the servers' certificates. */
+  tls?: { caFile?: string };
+}
+
 export interface Config {
   port: number;
   database: DatabaseTarget;
-  natsServers: string[];
+  nats: NatsConfig;
   authSecret: string;
   authSecretIsDevelopment: boolean;
   seatHoldTtlMs: number;
@@ -66,7 +75,49 @@ function database(env: Env): DatabaseTarget {
 function natsServers(env: Env): string[] {
   const servers = (env.NATS_URL ?? "nats://127.0.0.1:4222").split(",").map((s) => s.trim()).filter(Boolean);
   if (servers.length === 0) throw new ConfigError("NATS_URL must name at least one server");
+  const other = servers.find((s) => /^[a-z][a-z0-9+.-]*:\/\//i.test(s) && !/^(nats|tls):\/\//i.test(s));
+  if (other) throw new ConfigError(`NATS_URL servers must be nats://… or tls://…, got "${other}"`);
   return servers;
+}
+
+/** A file named by a setting must be readable now, not at the first reconnect. */
+function readableFile(env: Env, name: string): string | undefined {
+  const path = env[name]?.trim();
+  if (!path) return undefined;
+  try {
+    accessSync(path, constants.R_OK);
+  } catch {
+    throw new ConfigError(`${name} must name a readable file, got "${path}"`);
+  }
+  return path;
+}
+
+function natsAuth(env: Env): NatsConfig["auth"] {
+  const user = env.NATS_USER?.trim();
+  const password = env.NATS_PASSWORD;
+  const credsFile = readableFile(env, "NATS_CREDS");
+  if (credsFile && (user || password)) throw new ConfigError("NATS_CREDS and NATS_USER/NATS_PASSWORD cannot both be set");
+  if (credsFile) return { credsFile };
+  if (user && !password) throw new ConfigError("NATS_PASSWORD must be set with NATS_USER");
+  if (password && !user) throw new ConfigError("NATS_USER must be set with NATS_PASSWORD");
+  return user && password ? { user, password } : undefined;
+}
+
+/** A tls:// server makes TLS required on every connection, so mixing it with plain ones would only hide a mistake. */
+function natsTls(env: Env, servers: string[]): NatsConfig["tls"] {
+  const secure = servers.filter((s) => /^tls:\/\//i.test(s)).length;
+  if (secure > 0 && secure < servers.length) throw new ConfigError("NATS_URL must not mix tls:// and plain servers");
+  const caFile = readableFile(env, "NATS_CA");
+  if (secure === 0 && !caFile) return undefined;
+  return caFile ? { caFile } : {};
+}
+
+/** The NATS settings alone, for tools such as the monitor that need nothing else of the service's configuration. */
+export function loadNatsConfig(env: Env = process.env): NatsConfig {
+  const servers = natsServers(env);
+  const auth = natsAuth(env);
+  const tls = natsTls(env, servers);
+  return { servers, ...(auth && { auth }), ...(tls && { tls }) };
 }
 
 function authSecret(env: Env): { secret: string; development: boolean } {
@@ -88,7 +139,7 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     port: integer(env, "PORT", 8080, 0, 65535),
     database: database(env),
-    natsServers: natsServers(env),
+    nats: loadNatsConfig(env),
     authSecret: auth.secret,
     authSecretIsDevelopment: auth.development,
     seatHoldTtlMs: integer(env, "SEAT_HOLD_TTL_SECONDS", 300, 1) * 1000,

@@ -11,6 +11,8 @@ export interface Endpoint {
   name: string;
   subject: string;
   handle(request: Record<string, unknown>, subject: string): Promise<Reply<unknown>> | Reply<unknown>;
+  /** What the endpoint reports as its `data` in `$SRV.STATS`, which users allowed no request (monitor) may read. */
+  stats?(): Promise<unknown>;
 }
 
 function parse(msg: ServiceMsg): Record<string, unknown> | undefined {
@@ -64,7 +66,15 @@ export async function addService(
   endpoints: Endpoint[],
   metadata?: Record<string, string>,
 ): Promise<Service> {
-  const service = await nc.services.add({ name, version: "1.0.0", description, metadata });
+  const bySubject = new Map(endpoints.map((endpoint) => [endpoint.subject, endpoint]));
+  const reportsData = endpoints.some((endpoint) => endpoint.stats);
+  const service = await nc.services.add({
+    name,
+    version: "1.0.0",
+    description,
+    metadata,
+    ...(reportsData && { statsHandler: async ({ subject }) => (await bySubject.get(subject)?.stats?.()) ?? null }),
+  });
   for (const endpoint of endpoints) {
     service.addEndpoint(endpoint.name, {
       subject: endpoint.subject,

@@ -162,6 +162,12 @@ export interface ConcertEventSummary {
   availableSeats: number;
 }
 
+/**
+ * The catalog's name in the NATS service API. `bun run monitor --summary` reads the SaleSummary from
+ * `$SRV.STATS.catalog`: the stats of the endpoint on Requests.saleSummary carry it as their data.
+ */
+export const CATALOG_SERVICE = "catalog";
+
 /** What `bun run monitor --summary` shows: seats by state per event, and the queue. */
 export interface SaleSummary {
   events: { eventId: number; available: number; held: number; reserved: number; sold: number }[];

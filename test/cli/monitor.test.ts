@@ -1,10 +1,13 @@
-// `bun run monitor`: a readable line per domain event, filtered by event id, and the per-event summary.
+// `bun run monitor`: a readable line per domain event, filtered by event id, the per-event summary, and a replay of
+// the RSV_EVENTS stream; all with no more than the read access of deploy/nats-server.conf's `monitor` user.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
+import { startNatsServer } from "../support/nats-server";
 import { startTestService, UserClient, type TestService } from "../support/service";
 
 function monitor(t: TestService, args: string[]) {
-  const child = spawn(process.execPath, ["src/cli/monitor.ts", ...args], { env: { ...process.env, NATS_URL: t.nats.url } });
+  const env = { ...process.env, NATS_URL: t.nats.url, NATS_USER: "monitor", NATS_PASSWORD: t.nats.passwords!.monitor };
+  const child = spawn(process.execPath, ["src/cli/monitor.ts", ...args], { env });
   let out = "";
   let err = "";
   child.stdout.on("data", (chunk) => (out += chunk));
@@ -16,7 +19,8 @@ function monitor(t: TestService, args: string[]) {
 describe("bun run monitor", () => {
   let t: TestService;
   beforeAll(async () => {
-    t = await startTestService({ kind: "pglite-memory" });
+    const nats = await startNatsServer({ secured: true });
+    t = await startTestService({ kind: "pglite-memory" }, { NATS_USER: "service", NATS_PASSWORD: nats.passwords!.service }, nats);
   }, 30_000);
   afterAll(async () => {
     await t?.stop();
@@ -47,5 +51,32 @@ describe("bun run monitor", () => {
     expect(text).toMatch(/\n\s+1\s+49\s+1\s+0\s+0/);
     expect(text).toMatch(/\n\s+2\s+49\s+1\s+0\s+0/);
     expect(text).toMatch(/\n\s+9\s+50\s+0\s+0\s+0/);
+  });
+
+  test("--since replays what RSV_EVENTS kept, stamped with when it was stored, then follows live events", async () => {
+    const startedAt = new Date().toISOString().slice(11, 23);
+    // The three demo concerts' queues opened when the service started: three `queue.<id>.opened` events come first.
+    const watch = monitor(t, ["--since", "10m", "--event", "1", "--count", "6"]);
+    const until = Date.now() + 10_000;
+    while (!watch.err().includes("watching") && Date.now() < until) await Bun.sleep(20);
+    const user = new UserClient(t.base, 71);
+    await user.enterQueue();
+    await user.call("POST", "/api/v1/concert-events/1/occupy", { seatId: 6 });
+    expect(await watch.exited).toBe(0);
+    const all = watch.out().trim().split("\n");
+    expect(all.filter((line) => /rsv\.evt\.queue\.[123]\.opened\s+queue\.opened/.test(line)).length).toBe(3);
+    const lines = all.filter((line) => !line.includes(".opened"));
+    expect(lines.length).toBe(3);
+    expect(lines[0]).toMatch(/rsv\.evt\.queue\.0\.token\.issued\s+queue\.token\.issued\s+user=71/);
+    expect(lines[1]).toMatch(/rsv\.evt\.event\.1\.seat\.held\s+seat\.held\s+event=1\s+seat=5\s+user=71/);
+    expect(lines[2]).toMatch(/rsv\.evt\.event\.1\.seat\.held\s+seat\.held\s+event=1\s+seat=6\s+user=71/);
+    expect(lines[1]!.slice(0, 12) < startedAt).toBe(true);
+    expect(lines[2]!.slice(0, 12) >= startedAt).toBe(true);
+  });
+
+  test("--since takes seconds, minutes or hours", async () => {
+    const refused = monitor(t, ["--since", "10d"]);
+    expect(await refused.exited).toBe(2);
+    expect(refused.err().trim()).toBe('--since must be a whole number of s, m or h (such as 90s, 10m, 2h), got "10d"');
   });
 });

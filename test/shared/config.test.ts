@@ -1,6 +1,18 @@
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { ConfigError, DEVELOPMENT_SECRET, loadConfig } from "../../src/shared/config";
+import { join } from "node:path";
+import { ConfigError, DEVELOPMENT_SECRET, loadConfig, loadNatsConfig } from "../../src/shared/config";
+
+const message = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+    return "accepted";
+  } catch (error) {
+    return error instanceof ConfigError ? error.message : String(error);
+  }
+};
+
+const READABLE = join(import.meta.dir, "../support/tls/ca.pem");
 
 describe("configuration", () => {
   test("defaults are API.md's", () => {
@@ -8,7 +20,7 @@ describe("configuration", () => {
     expect(config).toMatchObject({
       port: 8080,
       database: { kind: "pglite-disk", dir: "./data" },
-      natsServers: ["nats://127.0.0.1:4222"],
+      nats: { servers: ["nats://127.0.0.1:4222"] },
       authSecret: DEVELOPMENT_SECRET,
       seatHoldTtlMs: 300_000,
       queueMaxActive: 100,
@@ -17,24 +29,47 @@ describe("configuration", () => {
       seedDemo: true,
     });
     expect(loadConfig({ DATABASE_URL: "memory://" }).database).toEqual({ kind: "pglite-memory" });
-    expect(loadConfig({ NATS_URL: "nats://a:4222, nats://b:4222" }).natsServers).toEqual(["nats://a:4222", "nats://b:4222"]);
+    expect(loadConfig({ NATS_URL: "nats://a:4222, nats://b:4222" }).nats.servers).toEqual(["nats://a:4222", "nats://b:4222"]);
   });
 
   test("bad values stop the start with a clear message", () => {
-    const message = (env: Record<string, string>) => {
-      try {
-        loadConfig(env);
-        return "accepted";
-      } catch (error) {
-        return error instanceof ConfigError ? error.message : String(error);
-      }
-    };
     expect(message({ QUEUE_MAX_ACTIVE: "abc" })).toBe('QUEUE_MAX_ACTIVE must be a whole number, got "abc"');
     expect(message({ QUEUE_MAX_ACTIVE: "0" })).toBe("QUEUE_MAX_ACTIVE must be between 1 and 9007199254740991, got 0");
     expect(message({ PORT: "70000" })).toBe("PORT must be between 0 and 65535, got 70000");
     expect(message({ SEED_DEMO: "maybe" })).toBe('SEED_DEMO must be true or false, got "maybe"');
     expect(message({ DATABASE_URL: "mysql://x" })).toBe('DATABASE_URL must be postgres://… or memory://, got "mysql://x"');
     expect(message({ NODE_ENV: "production" })).toBe("AUTH_SECRET is required when NODE_ENV=production");
+  });
+
+  test("NATS: no credentials and plain TCP unless configured", () => {
+    expect(loadConfig({}).nats).toEqual({ servers: ["nats://127.0.0.1:4222"] });
+    expect(loadNatsConfig({ NATS_URL: "nats.internal:4222" })).toEqual({ servers: ["nats.internal:4222"] });
+  });
+
+  test("NATS: a user and password, or a credentials file", () => {
+    expect(loadNatsConfig({ NATS_USER: " service ", NATS_PASSWORD: "s3cret " }).auth).toEqual({ user: "service", password: "s3cret " });
+    expect(loadNatsConfig({ NATS_CREDS: READABLE }).auth).toEqual({ credsFile: READABLE });
+  });
+
+  test("NATS: a tls:// server or NATS_CA makes TLS required", () => {
+    expect(loadNatsConfig({ NATS_URL: "tls://a:4222,tls://b:4222" })).toEqual({ servers: ["tls://a:4222", "tls://b:4222"], tls: {} });
+    expect(loadNatsConfig({ NATS_URL: "tls://a:4222", NATS_CA: READABLE }).tls).toEqual({ caFile: READABLE });
+    expect(loadNatsConfig({ NATS_URL: "nats://a:4222", NATS_CA: READABLE }).tls).toEqual({ caFile: READABLE });
+  });
+
+  test("NATS: inconsistent or unusable settings are refused", () => {
+    expect(message({ NATS_USER: "service" })).toBe("NATS_PASSWORD must be set with NATS_USER");
+    expect(message({ NATS_PASSWORD: "x" })).toBe("NATS_USER must be set with NATS_PASSWORD");
+    expect(message({ NATS_CREDS: READABLE, NATS_USER: "service", NATS_PASSWORD: "x" })).toBe("NATS_CREDS and NATS_USER/NATS_PASSWORD cannot both be set");
+    expect(message({ NATS_CREDS: "/nonexistent/user.creds" })).toBe('NATS_CREDS must name a readable file, got "/nonexistent/user.creds"');
+    expect(message({ NATS_CA: "/nonexistent/ca.pem" })).toBe('NATS_CA must name a readable file, got "/nonexistent/ca.pem"');
+    expect(message({ NATS_URL: "tls://a:4222,nats://b:4222" })).toBe("NATS_URL must not mix tls:// and plain servers");
+    expect(message({ NATS_URL: "ws://a:443" })).toBe('NATS_URL servers must be nats://… or tls://…, got "ws://a:443"');
+  });
+
+  test("the monitor's NATS settings need nothing else of the service's", () => {
+    expect(message({ NODE_ENV: "production" })).toBe("AUTH_SECRET is required when NODE_ENV=production");
+    expect(loadNatsConfig({ NODE_ENV: "production", QUEUE_MAX_ACTIVE: "abc" }).servers).toEqual(["nats://127.0.0.1:4222"]);
   });
 
   test("the service refuses to start on a bad value, with one line and exit code 2", () => {

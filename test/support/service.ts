@@ -15,8 +15,9 @@ export interface TestService {
   stop(): Promise<void>;
 }
 
-export async function startTestService(database: DatabaseTarget, env: Record<string, string> = {}): Promise<TestService> {
-  const nats = await startNatsServer();
+/** `nats`: a server already started (a secured one, say), which the service then owns and stops. */
+export async function startTestService(database: DatabaseTarget, env: Record<string, string> = {}, given?: NatsServer): Promise<TestService> {
+  const nats = given ?? (await startNatsServer());
   const url = database.kind === "postgres" ? database.url : database.kind === "pglite-memory" ? "memory://" : "";
   const config = loadConfig({
     PORT: "0",
