@@ -8,6 +8,7 @@ import { httpDuration, httpRequests, registry } from "../shared/metrics";
 import { requestIdOf, type Api, type HttpDeps } from "./api";
 import { adminRoutes } from "./admin-routes";
 import { bearerVerifier } from "./auth";
+import { InFlight, laneOf } from "./in-flight";
 import { concertRoutes } from "./concert-routes";
 import { openApiDocument, swaggerUi, TAGS } from "./openapi";
 import { paymentRoutes } from "./payment-routes";
@@ -68,10 +69,12 @@ function errorResponse(code: ErrorCode, requestId?: string): Response {
 
 export function createApp(deps: HttpDeps) {
   const { bus, config } = deps;
+  const inFlight = new InFlight(config.inFlightLimit);
   const api: Api = {
     deps,
     verifyBearer: bearerVerifier(config.authSecret),
-    ask: (request, subject, payload, timeoutMs) => bus.request(subject, payload, requestIdOf(request), timeoutMs),
+    ask: (request, subject, payload, timeoutMs) =>
+      inFlight.run(laneOf(subject), () => bus.request(subject, payload, requestIdOf(request), timeoutMs)),
     limits: { queueEntries: new RateLimiter(config.rateLimitQueue), occupations: new RateLimiter(config.rateLimitOccupy) },
   };
 

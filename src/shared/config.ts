@@ -33,6 +33,8 @@ export interface Config {
   /** Requests per second one user may make to enter the queue, and to occupy seats (0: unlimited). */
   rateLimitQueue: number;
   rateLimitOccupy: number;
+  /** Requests this instance's HTTP side may have in flight to the actors; past it, 503 at once (the queue's crowd: half). */
+  inFlightLimit: number;
   /** This instance's name among those sharing one database; unset, the host name and port. */
   instanceId: string | undefined;
   /** How long an instance's ownership of an event (or the queue) lasts without renewal: the failover time after a crash. */
@@ -151,6 +153,7 @@ export function loadConfig(env: Env = process.env): Config {
     actorIdleMs: integer(env, "ACTOR_IDLE_SECONDS", 60, 1) * 1000,
     rateLimitQueue: integer(env, "RATE_LIMIT_QUEUE_PER_SECOND", 5, 0),
     rateLimitOccupy: integer(env, "RATE_LIMIT_OCCUPY_PER_SECOND", 10, 0),
+    inFlightLimit: integer(env, "IN_FLIGHT_LIMIT", 2000, 2),
     instanceId: instanceId(env),
     ownershipLeaseMs: integer(env, "OWNERSHIP_LEASE_SECONDS", 4, 1, 600) * 1000,
     refundCutoffMs: integer(env, "REFUND_CUTOFF_HOURS", 24, 0, 24 * 365) * 3_600_000,
