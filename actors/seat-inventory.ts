@@ -108,7 +108,9 @@ export type EventCommand =
   | { type: "pay"; userId: number; reservationId: number; replyTo?: ReplyTo }
   | { type: "cancel"; userId: number; reservationId: number; replyTo?: ReplyTo }
   /** A concert's sale window changed (an operator's edit, committed by its queue actor); other concerts' are ignored. */
-  | { type: "window"; concertId: number; opensAt: number; closesAt?: number; replyTo?: ReplyTo };
+  | { type: "window"; concertId: number; opensAt: number; closesAt?: number; replyTo?: ReplyTo }
+  /** Answered once the event is loaded: a new event is made bookable before its operator hears it was created. */
+  | { type: "warm"; replyTo?: ReplyTo };
 
 export interface InventoryRules {
   holdTtlMs: number;
@@ -134,6 +136,8 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
   private readonly liveSeats = new Map<number, number>();
   private nextKey = 0;
   private readonly sale: SaleFacts;
+  /** The seats on sale as last listed; dropped whenever a seat goes on or off sale. */
+  private available: readonly SeatView[] | undefined;
 
   constructor(
     readonly eventId: number,
@@ -179,6 +183,8 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
       case "window":
         if (command.concertId === this.sale.concertId) Object.assign(this.sale, { opensAt: command.opensAt, closesAt: command.closesAt });
         return { ok: true, ops: [], answer: () => ok(null) };
+      case "warm":
+        return { ok: true, ops: [], answer: () => ok(null) };
     }
   }
 
@@ -196,10 +202,16 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
 
   // ---- reads ----------------------------------------------------------------------------------------------------
 
-  availableSeats(): SeatView[] {
+  /**
+   * The seats on sale, the same list object until a seat goes on or off sale: a sale's opening brings hundreds of
+   * listings between two holds, and the codec encodes a list it has seen once only once.
+   */
+  availableSeats(): readonly SeatView[] {
+    if (this.available) return this.available;
     const list: SeatView[] = [];
     for (const seat of this.seats.values()) if (seat.status === "AVAILABLE") list.push(seatView(seat));
-    return list;
+    this.available = Object.freeze(list);
+    return this.available;
   }
 
   counts(): Record<SeatStatus, number> {
@@ -274,6 +286,7 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
     if ((this.liveSeats.get(userId) ?? 0) >= this.rules.maxSeatsPerUser) return refuse("hold_limit_exceeded");
     const expiresAt = now + this.rules.holdTtlMs;
     Object.assign(seat, { status: "HELD", userId, holdExpiresAt: expiresAt } satisfies Partial<Seat>);
+    this.available = undefined;
     this.countLive(userId, 1);
     this.deadlines.push(expiresAt, { seatId });
     return { ok: true, value: { seatId, fresh: true }, ops: [{ type: "held", seatId, userId, expiresAt }] };
@@ -435,6 +448,7 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
   }
 
   private makeAvailable(seat: Seat): void {
+    this.available = undefined;
     seat.status = "AVAILABLE";
     seat.userId = undefined;
     seat.holdExpiresAt = undefined;

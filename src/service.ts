@@ -60,7 +60,7 @@ export async function startService(config: Config): Promise<RunningService> {
     await startCatalogAdminService(bus.nc, db),
   ];
   await ownership.start();
-  const views = new QueueViews(bus, { maxActive: config.queueMaxActive, activeTtlMs: config.queueActiveTtlMs });
+  const views = new QueueViews(bus, { maxActive: config.queueMaxActive, activeTtlMs: config.queueActiveTtlMs }, queue);
   views.start();
   const streams = new QueueStreams(views);
   const app = createApp({
@@ -70,7 +70,8 @@ export async function startService(config: Config): Promise<RunningService> {
     queues: { status: (token, userId) => views.status(token, userId), stream: (token) => streams.connect(token) },
     ready: async () => bus.connected() && (await databaseReachable(db)),
   });
-  const server = Bun.serve({ port: config.port, fetch: instrumented(app.fetch), maxRequestBodySize: SERVER_BODY_LIMIT });
+  // Bun closes a connection idle for 10 s by default; a status stream is quiet for up to 15 s between pings.
+  const server = Bun.serve({ port: config.port, fetch: instrumented(app.fetch), maxRequestBodySize: SERVER_BODY_LIMIT, idleTimeout: 60 });
   log.info("listening", { port: server.port, instance, database: config.database.kind, nats: config.nats.servers });
 
   return {

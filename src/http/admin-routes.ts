@@ -3,6 +3,7 @@
 import { t } from "elysia";
 import { AppError } from "../shared/errors";
 import {
+  eventSubject,
   queueSubject,
   Requests,
   type Concert,
@@ -85,6 +86,9 @@ export function adminRoutes(api: Api) {
       async ({ params, body, request, set }) => {
         const concertId = idFrom(params.concertId);
         const data = await api.ask<NewConcertEvent>(request, Requests.createEvent, { concertId, ...body }, CREATE_EVENT_TIMEOUT_MS);
+        // Bookable at once: its owner has loaded the seats before the operator hears the event exists. The event is
+        // created whatever happens here, so a failure to warm it must not read as a failure to create it.
+        await api.ask(request, eventSubject(data.id, "warm"), {}, CREATE_EVENT_TIMEOUT_MS).catch(() => undefined);
         set.status = 201;
         return { data };
       },

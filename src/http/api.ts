@@ -38,6 +38,8 @@ export interface Api {
   verifyBearer: ReturnType<typeof bearerVerifier>;
   /** Sends a request to the actors over NATS, carrying the HTTP request's id; `timeoutMs` overrides REQUEST_TIMEOUT_MS. */
   ask<T>(request: Request, subject: string, payload: unknown, timeoutMs?: number): Promise<T>;
+  /** The same, answering `{"list": …}` with the reply's list as it came, neither parsed nor checked again here. */
+  askList(request: Request, subject: string, payload: unknown): Promise<Response>;
   limits: { queueEntries: RateLimiter; occupations: RateLimiter };
 }
 

@@ -75,6 +75,10 @@ export function createApp(deps: HttpDeps) {
     verifyBearer: bearerVerifier(config.authSecret),
     ask: (request, subject, payload, timeoutMs) =>
       inFlight.run(laneOf(subject), () => bus.request(subject, payload, requestIdOf(request), timeoutMs)),
+    askList: async (request, subject, payload) => {
+      const list = await inFlight.run(laneOf(subject), () => bus.requestText(subject, payload, requestIdOf(request)));
+      return new Response(`{"list":${list}}`, { headers: { "content-type": "application/json", "x-request-id": requestIdOf(request) } });
+    },
     limits: { queueEntries: new RateLimiter(config.rateLimitQueue), occupations: new RateLimiter(config.rateLimitOccupy) },
   };
 

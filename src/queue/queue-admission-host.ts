@@ -164,6 +164,12 @@ export class QueueAdmissionHost implements OwnerHost {
     if (queues.length > 0) this.bus.publish(QueueViews.heartbeat, { queues } satisfies QueueViewHeartbeat);
   }
 
+  /** The committed model of a queue this instance serves now; what its instance's read side answers from. */
+  committedView(queueId: number): QueueView | undefined {
+    const owned = this.owned.get(queueId);
+    return owned?.committed && owned.lease.valid() ? owned.committed.view : undefined;
+  }
+
   private viewOf(owned: Owned): Reply<QueueViewSnapshot> {
     const committed = owned.committed;
     if (!committed || this.owned.get(owned.queueId) !== owned || !owned.lease.valid()) return fail("service_unavailable");

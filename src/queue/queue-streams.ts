@@ -4,6 +4,7 @@
 // comment every 15 s; after the ACTIVE status the stream ends. A stream costs a map entry and a socket, no timer.
 import type { ViewChange } from "../../actors/queue-view";
 import { AppError, errorBody } from "../shared/errors";
+import { observe } from "../shared/metrics";
 import type { QueueStatus } from "../shared/subjects";
 import type { QueueViews } from "./queue-views";
 
@@ -42,6 +43,7 @@ export class QueueStreams {
     timing: StreamTiming = DEFAULT_TIMING,
   ) {
     views.onChange((queueId, changes) => this.changed(queueId, changes));
+    observe("queue_streams_open", "Pushed queue status streams open on this instance", [], () => [{ labels: {}, value: this.open }]);
     this.timers = [setInterval(() => this.pushPositions(), timing.positionEveryMs), setInterval(() => this.ping(), timing.pingEveryMs)];
   }
 
@@ -118,7 +120,8 @@ export class QueueStreams {
     const byToken = this.streams.get(queueId);
     if (!byToken) return;
     this.dirty.add(queueId);
-    const view = this.views.viewOf(queueId)!;
+    const view = this.views.viewOf(queueId);
+    if (!view) return;
     for (const change of changes) {
       if (change.type !== "activated" && change.type !== "expired") continue;
       for (const stream of byToken.get(change.fp) ?? []) {
@@ -137,7 +140,7 @@ export class QueueStreams {
       const view = this.views.viewOf(queueId);
       const byToken = this.streams.get(queueId);
       // A copy being rebuilt is pushed from once it is whole again.
-      if (!view || !this.views.ready(queueId)) continue;
+      if (!view) continue;
       this.dirty.delete(queueId);
       if (!byToken) continue;
       for (const [fp, set] of byToken) {

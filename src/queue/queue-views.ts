@@ -61,6 +61,11 @@ export type Lookup =
 
 type ChangeListener = (queueId: number, changes: ViewChange[]) => void;
 
+/** The committed models of the queues this instance owns, which are exact and current without any message. */
+export interface OwnedViews {
+  committedView(queueId: number): QueueView | undefined;
+}
+
 export class QueueViews {
   private readonly tracked = new Map<number, Tracked>();
   private readonly gone = new Set<string>();
@@ -70,6 +75,11 @@ export class QueueViews {
   constructor(
     private readonly bus: Bus,
     private readonly rules: { maxActive: number; activeTtlMs: number },
+    /**
+     * Where this instance owns the queue, its committed model answers: as exact as a copy and never late, even when a
+     * saturated event loop delays the owner's own heartbeats past the 250 ms a copy is trusted for.
+     */
+    private readonly owned: OwnedViews = { committedView: () => undefined },
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -90,14 +100,17 @@ export class QueueViews {
     this.listeners.push(listener);
   }
 
-  /** Whether this instance holds a whole, fresh copy of the queue. */
+  /** Whether this instance can answer for the queue: it owns it, or holds a whole, fresh copy. */
   ready(queueId: number): boolean {
-    const t = this.tracked.get(queueId);
-    return t !== undefined && this.fresh(t);
+    return this.viewOf(queueId) !== undefined;
   }
 
+  /** The model to answer from: the committed one where this instance owns the queue, else a whole, fresh copy. */
   viewOf(queueId: number): QueueView | undefined {
-    return this.tracked.get(queueId)?.view;
+    const owned = this.owned.committedView(queueId);
+    if (owned) return owned;
+    const t = this.tracked.get(queueId);
+    return t && this.fresh(t) ? t.view : undefined;
   }
 
   /**
@@ -108,6 +121,12 @@ export class QueueViews {
     if (!QUEUE_TOKEN_FORMAT.test(token)) throw new AppError("invalid_token");
     const queueId = queueOfToken(token);
     const fp = tokenFingerprint(token);
+    const found = (view: QueueView) => {
+      const entry = view.lookup(fp);
+      return entry ? ({ kind: "found", queueId, fp, view, entry } as const) : undefined;
+    };
+    const owned = this.owned.committedView(queueId);
+    if (owned) return found(owned) ?? { kind: "absent" };
     let t = this.tracked.get(queueId);
     if (!t) {
       t = this.track(queueId);
@@ -116,16 +135,13 @@ export class QueueViews {
       if (this.tracked.get(queueId) !== t) return { kind: "absent" };
     }
     if (!this.fresh(t)) return { kind: "unready" };
-    const found = () => {
-      const entry = t!.view!.lookup(fp);
-      return entry ? ({ kind: "found", queueId, fp, view: t!.view!, entry } as const) : undefined;
-    };
-    if (found()) return found()!;
+    const seen = found(t.view!);
+    if (seen) return seen;
     if (this.gone.has(fp) || !patient) return { kind: "absent" };
     // Committed just now, perhaps: its change left the owner before its reply did, so it arrives within a beat or two.
     await this.beatsLater(t, BEATS_TO_WAIT);
     if (!this.fresh(t)) return { kind: "unready" };
-    return found() ?? { kind: "absent" };
+    return found(t.view!) ?? { kind: "absent" };
   }
 
   /** What `GET /queue/status` answers, from this instance's copy. */

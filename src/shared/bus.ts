@@ -1,6 +1,6 @@
 // The NATS connection every part of the service shares, and the one request helper the HTTP side uses.
-import { ErrorCode, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection } from "nats";
-import { decode, encode, unwrap, type Reply } from "./codec";
+import { ErrorCode, headers as natsHeaders, type MsgHdrs, type NatsConnection } from "nats";
+import { decode, encode, replyDataText, unwrap, type Reply } from "./codec";
 import { AppError } from "./errors";
 import { natsRequestDuration, subjectKind } from "./metrics";
 import type { NatsConfig } from "./config";
@@ -15,6 +15,8 @@ export interface Bus {
    * `timeoutMs` overrides the configured timeout, for the few requests that take long by nature.
    */
   request<T>(subject: string, payload: unknown, requestId?: string, timeoutMs?: number): Promise<T>;
+  /** The same, for a large reply handed on as it came: its data as JSON text, never parsed here. */
+  requestText(subject: string, payload: unknown, requestId?: string): Promise<string>;
   publish(subject: string, payload: unknown): void;
   /** False while the connection is down; requests then fail fast with 503 instead of waiting out the timeout. */
   connected(): boolean;
@@ -65,48 +67,63 @@ export async function connectBus(nats: NatsConfig, requestTimeoutMs: number, opt
     }
   })();
 
+  /** Sends a request and waits for its reply; a subject nobody serves is sent again (see `whenNoResponder`). */
+  async function exchange(subject: string, payload: unknown, requestId: string | undefined, timeoutMs: number) {
+    if (!up || nc.isClosed()) {
+      natsRequestDuration.observe({ subject: subjectKind(subject), outcome: "unavailable" }, 0);
+      throw new AppError("service_unavailable");
+    }
+    let hdrs: MsgHdrs | undefined;
+    if (requestId) {
+      hdrs = natsHeaders();
+      hdrs.set(REQUEST_ID_HEADER, requestId);
+    }
+    const stop = natsRequestDuration.startTimer({ subject: subjectKind(subject) });
+    const deadline = Date.now() + timeoutMs;
+    const data = encode(payload);
+    let nudgedAt = 0;
+    for (;;) {
+      try {
+        return { msg: await nc.request(subject, data, { timeout: Math.max(1, deadline - Date.now()), headers: hdrs }), stop };
+      } catch (error) {
+        // Nobody received it, so sending it again is safe: wait for an owner until the deadline. A timeout or a
+        // dropped connection is different (the request may be executing), and means the actor is out of reach.
+        const left = deadline - Date.now();
+        if (!isNoResponders(error) || left <= NO_RESPONDER_RETRY_MS) {
+          stop({ outcome: "unavailable" });
+          throw new AppError("service_unavailable");
+        }
+        if (whenNoResponder && Date.now() - nudgedAt >= OWNER_NUDGE_EVERY_MS) {
+          nudgedAt = Date.now();
+          await whenNoResponder(subject, nc, left).catch((refusal) => {
+            stop({ outcome: refusal instanceof AppError ? refusal.code : "unavailable" });
+            throw refusal;
+          });
+        }
+        await Bun.sleep(NO_RESPONDER_RETRY_MS);
+      }
+    }
+  }
+
   return {
     nc,
     connected: () => up && !nc.isClosed(),
     async request<T>(subject: string, payload: unknown, requestId?: string, timeoutMs = requestTimeoutMs): Promise<T> {
-      if (!up || nc.isClosed()) {
-        natsRequestDuration.observe({ subject: subjectKind(subject), outcome: "unavailable" }, 0);
-        throw new AppError("service_unavailable");
-      }
-      let hdrs: MsgHdrs | undefined;
-      if (requestId) {
-        hdrs = natsHeaders();
-        hdrs.set(REQUEST_ID_HEADER, requestId);
-      }
-      const stop = natsRequestDuration.startTimer({ subject: subjectKind(subject) });
-      const deadline = Date.now() + timeoutMs;
-      const data = encode(payload);
-      let msg: Msg | undefined;
-      let nudgedAt = 0;
-      while (!msg) {
-        try {
-          msg = await nc.request(subject, data, { timeout: Math.max(1, deadline - Date.now()), headers: hdrs });
-        } catch (error) {
-          // Nobody received it, so sending it again is safe: wait for an owner until the deadline. A timeout or a
-          // dropped connection is different (the request may be executing), and means the actor is out of reach.
-          const left = deadline - Date.now();
-          if (!isNoResponders(error) || left <= NO_RESPONDER_RETRY_MS) {
-            stop({ outcome: "unavailable" });
-            throw new AppError("service_unavailable");
-          }
-          if (whenNoResponder && Date.now() - nudgedAt >= OWNER_NUDGE_EVERY_MS) {
-            nudgedAt = Date.now();
-            await whenNoResponder(subject, nc, left).catch((refusal) => {
-              stop({ outcome: refusal instanceof AppError ? refusal.code : "unavailable" });
-              throw refusal;
-            });
-          }
-          await Bun.sleep(NO_RESPONDER_RETRY_MS);
-        }
-      }
+      const { msg, stop } = await exchange(subject, payload, requestId, timeoutMs);
       const reply = decode<Reply<T>>(msg.data);
       stop({ outcome: reply.ok ? "ok" : reply.code });
       return unwrap(reply);
+    },
+    async requestText(subject: string, payload: unknown, requestId?: string): Promise<string> {
+      const { msg, stop } = await exchange(subject, payload, requestId, requestTimeoutMs);
+      try {
+        const text = replyDataText(msg.data);
+        stop({ outcome: "ok" });
+        return text;
+      } catch (refusal) {
+        stop({ outcome: refusal instanceof AppError ? refusal.code : "unavailable" });
+        throw refusal;
+      }
     },
     publish(subject, payload) {
       if (nc.isClosed()) return;

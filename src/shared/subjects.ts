@@ -21,7 +21,7 @@ export const Requests = {
 } as const;
 
 /** Commands for one concert event actor: `rsv.event.<eventId>.<command>`. */
-export type EventCommandName = "seats" | "occupy" | "reserve" | "release" | "pay" | "cancel";
+export type EventCommandName = "seats" | "occupy" | "reserve" | "release" | "pay" | "cancel" | "warm";
 
 export function eventSubject(eventId: number, command: EventCommandName): string {
   return `rsv.event.${eventId}.${command}`;

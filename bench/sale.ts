@@ -1,0 +1,321 @@
+// `npm run bench -- --sale`: a sale opening, end to end. An operator puts one 2,000-seat event on sale; 20,000 users
+// enter the concert's pre-queue in the seconds before the opening and wait; QUEUE_MAX_ACTIVE is 500; each admitted
+// user lists the seats, occupies 1–4 random available ones (another on 409), reserves them and pays. Three runs, each
+// on a fresh database and service: the checkout alone (1,000 buyers, no crowd), the crowd polling every second, and
+// the crowd on pushed status streams. Then GET /queue/status is measured against a bare Elysia route answering from
+// memory, with 20,000 waiting, in alternating rounds. Prints the tables the README shows.
+// Options: --only pglite|postgres (default: PGlite on disk), --quick (a tenth of the crowd).
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { signUserToken } from "../src/http/auth";
+import { openDatabase } from "../src/shared/db";
+import { verify } from "../src/cli/verify";
+import { freshPostgres, postgresAvailable } from "../test/support/databases";
+import { freePort, portOpen, startNatsServer, waitFor } from "../test/support/nats-server";
+
+const { values } = parseArgs({ options: { sale: { type: "boolean" }, only: { type: "string" }, quick: { type: "boolean", default: false } } });
+const SECRET = "sale-benchmark-secret";
+const CROWD = values.quick ? 2_000 : 20_000;
+/** Enough buyers to sell the hall out (each wants 2.5 seats on average), and no crowd. */
+const ALONE = values.quick ? 400 : 1_000;
+const SEATS = values.quick ? 500 : 2_000;
+const MAX_ACTIVE = values.quick ? 100 : 500;
+/** File descriptors are capped at 20,000 per process here: a few hundred go to the server's other sockets. */
+const STREAMS = values.quick ? 1_900 : 19_600;
+const STATUS_ROUNDS = 3;
+const ACTIVE_TTL_SECONDS = 600;
+
+type Env = Record<string, string>;
+type Histogram = Record<string, number>;
+
+interface CrowdReport {
+  latencies: Record<string, Histogram>;
+  admissionDelays: Histogram;
+  counts: Record<string, number>;
+  pollSeconds: number;
+}
+
+function percentile(histogram: Histogram, q: number): number | null {
+  const entries = Object.entries(histogram).map(([k, n]) => [Number(k), n] as const).sort((a, b) => a[0] - b[0]);
+  const total = entries.reduce((sum, [, n]) => sum + n, 0);
+  if (total === 0) return null;
+  let seen = 0;
+  for (const [ms, n] of entries) {
+    seen += n;
+    if (seen >= q * total) return ms;
+  }
+  return entries.at(-1)![0];
+}
+
+function merge(histograms: Histogram[]): Histogram {
+  const merged: Histogram = {};
+  for (const h of histograms) for (const [k, n] of Object.entries(h)) merged[k] = (merged[k] ?? 0) + n;
+  return merged;
+}
+
+const rssMb = (pid: number) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024);
+
+interface DatabaseKind {
+  name: string;
+  fresh(): Promise<{ env: Env; cleanup(): Promise<void> }>;
+}
+
+async function databases(): Promise<DatabaseKind[]> {
+  const kinds: DatabaseKind[] = [];
+  if (values.only !== "postgres") {
+    kinds.push({
+      name: "PGlite (disk)",
+      fresh: async () => {
+        const dir = mkdtempSync(join(tmpdir(), "bench-sale-"));
+        return { env: { DATA_DIR: dir, DATABASE_URL: "" }, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+      },
+    });
+  }
+  if (values.only === "postgres" && (await postgresAvailable())) {
+    kinds.push({
+      name: "PostgreSQL server",
+      fresh: async () => {
+        const db = await freshPostgres();
+        return { env: { DATABASE_URL: (db.target as { url: string }).url }, cleanup: db.drop };
+      },
+    });
+  }
+  return kinds;
+}
+
+/** Wallets for users 1..n, with their ledger entries, written before the service starts (PGlite has one process). */
+async function fund(env: Env, users: number): Promise<void> {
+  const target = env.DATABASE_URL ? { kind: "postgres" as const, url: env.DATABASE_URL } : { kind: "pglite-disk" as const, dir: env.DATA_DIR! };
+  const db = await openDatabase(target);
+  await db.query(`INSERT INTO wallets (user_id, balance) SELECT u, 2000000 FROM generate_series(1, $1::int) AS u`, [users]);
+  await db.query(`INSERT INTO wallet_ledger (user_id, amount, kind) SELECT u, 2000000, 'charge' FROM generate_series(1, $1::int) AS u`, [users]);
+  await db.close();
+}
+
+async function startService(env: Env, port: number) {
+  const child = Bun.spawn(["bun", "src/main.ts"], { env: { ...process.env, ...env, PORT: String(port) }, stdout: "ignore", stderr: "inherit" });
+  await waitFor(() => portOpen(port), "the service to listen", 60_000);
+  return child;
+}
+
+function serviceEnv(db: Env, natsUrl: string): Env {
+  return {
+    ...db,
+    NATS_URL: natsUrl,
+    AUTH_SECRET: SECRET,
+    SEED_DEMO: "false",
+    LOG_LEVEL: "warn",
+    QUEUE_MAX_ACTIVE: String(MAX_ACTIVE),
+    QUEUE_ACTIVE_TTL_SECONDS: String(ACTIVE_TTL_SECONDS),
+    RATE_LIMIT_QUEUE_PER_SECOND: "0",
+    RATE_LIMIT_OCCUPY_PER_SECOND: "0",
+  };
+}
+
+async function admin(base: string) {
+  const token = await signUserToken(1, SECRET, 3600, { admin: true });
+  return async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return (await response.json()) as any;
+  };
+}
+
+async function streamsOpen(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return Number(/^queue_streams_open (\d+)/m.exec(text)?.[1] ?? 0);
+}
+
+interface SaleRun {
+  name: string;
+  waiting: number;
+  streams: number;
+  crowdProcesses: { first: number; users: number; wait: string; streams: number }[];
+}
+
+async function sale(kind: DatabaseKind, run: SaleRun) {
+  const db = await kind.fresh();
+  const nats = await startNatsServer();
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await fund(db.env, run.waiting);
+    const service = await startService(serviceEnv(db.env, nats.url), port);
+    const ask = await admin(base);
+    // Entries are spread over the 25 s before the opening; signing tokens and connecting take the first seconds.
+    const opensAt = Date.now() + (values.quick ? 12_000 : 30_000);
+    const concert = (await ask("POST", "/api/v1/admin/concerts", { title: "벤치마크 공연", venue: "KSPO DOME", saleOpensAt: new Date(opensAt).toISOString() })).data;
+    const sections = [{ name: "VIP", price: 198_000, seats: SEATS / 5 }, { name: "R", price: 154_000, seats: SEATS - SEATS / 5 }];
+    const event = (await ask("POST", `/api/v1/admin/concerts/${concert.id}/events`, { startsAt: "2027-06-01T10:00:00.000Z", sections })).data;
+    const rssBefore = rssMb(service.pid);
+    let peak = rssBefore;
+    const sampler = setInterval(() => (peak = Math.max(peak, rssMb(service.pid))), 200);
+    const crowds = run.crowdProcesses.map((c) =>
+      Bun.spawn(
+        ["bun", "bench/sale-crowd.ts", "--base", base, "--secret", SECRET, "--concert", String(concert.id), "--event", String(event.id),
+          "--first-user", String(c.first), "--users", String(c.users), "--wait", c.wait, "--streams", String(c.streams), "--opens-at", String(opensAt)],
+        { env: { ...process.env, QUEUE_ACTIVE_TTL_SECONDS: String(ACTIVE_TTL_SECONDS) }, stdout: "pipe", stderr: "inherit" },
+      ),
+    );
+    await Bun.sleep(Math.max(0, opensAt - 1000 - Date.now()));
+    const rssWaiting = rssMb(service.pid);
+    const open = await streamsOpen(base);
+    const queue = (await ask("GET", `/api/v1/admin/concerts/${concert.id}/queue`)).data;
+    // The opening; the sale runs until the hall is sold out.
+    let soldOutAt = 0;
+    const limit = Date.now() + 300_000;
+    while (!soldOutAt && Date.now() < limit) {
+      await Bun.sleep(250);
+      const summary = (await ask("GET", `/api/v1/admin/concert-events/${event.id}/summary`)).data;
+      if (summary.sold === summary.totalSeats) soldOutAt = Date.now();
+    }
+    clearInterval(sampler);
+    for (const crowd of crowds) crowd.kill("SIGTERM");
+    const reports = await Promise.all(crowds.map(async (c) => JSON.parse((await new Response(c.stdout).text()).trim().split("\n").at(-1)!) as CrowdReport));
+    service.kill("SIGTERM");
+    await service.exited;
+    const audit = await auditOf(db.env, concert.id);
+    const sold = soldOutAt ? SEATS : audit.sold;
+    const seconds = ((soldOutAt || Date.now()) - opensAt) / 1000;
+    const latency = (step: string) => merge(reports.map((r) => r.latencies[step] ?? {}));
+    const counts = (name: string) => reports.reduce((sum, r) => sum + (r.counts[name] ?? 0), 0);
+    const pollSeconds = Math.max(...reports.map((r) => r.pollSeconds));
+    return {
+      name: run.name,
+      waiting: queue.waiting + queue.active,
+      streams: open,
+      soldOut: Boolean(soldOutAt),
+      seconds,
+      ticketsPerSecond: sold / seconds,
+      steps: Object.fromEntries(["enter", "status", "list", "occupy", "reserve", "pay"].map((s) => [s, [percentile(latency(s), 0.5), percentile(latency(s), 0.99)]])),
+      admission: [percentile(merge(reports.map((r) => r.admissionDelays)), 0.5), percentile(merge(reports.map((r) => r.admissionDelays)), 0.99)],
+      pollsPerSecond: pollSeconds > 0 ? Math.round(counts("polls") / pollSeconds) : 0,
+      polls503: counts("polls503"),
+      errors: counts("errors"),
+      rss: { before: rssBefore, waiting: rssWaiting, peak },
+      audit,
+    };
+  } finally {
+    await nats.stop();
+    await db.cleanup();
+  }
+}
+
+/** After the run, on the stopped service's database: the audit, and admissions out of the drawn order. */
+async function auditOf(env: Env, concertId: number) {
+  const target = env.DATABASE_URL ? { kind: "postgres" as const, url: env.DATABASE_URL } : { kind: "pglite-disk" as const, dir: env.DATA_DIR! };
+  const db = await openDatabase(target);
+  const violations = await verify(db);
+  const [order] = await db.query(
+    `SELECT count(*) FILTER (WHERE activated_at < latest_ahead)::int AS out_of_order, count(*)::int AS admitted FROM (
+       SELECT activated_at, max(activated_at) OVER (ORDER BY draw NULLS LAST, seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS latest_ahead
+         FROM queue_tokens WHERE queue_id = $1 AND activated_at IS NOT NULL) admitted`,
+    [concertId],
+  );
+  const [seats] = await db.query(`SELECT count(*) FILTER (WHERE status = 'SOLD')::int AS sold FROM seats`);
+  await db.close();
+  return {
+    clean: violations.length === 0,
+    violations: violations.map((v) => v.check),
+    outOfOrder: Number(order!.out_of_order),
+    admitted: Number(order!.admitted),
+    sold: Number(seats!.sold),
+  };
+}
+
+/** GET /queue/status against the bare route, 20,000 waiting in line, alternating rounds. */
+async function statusBenchmark(kind: DatabaseKind) {
+  const db = await kind.fresh();
+  const nats = await startNatsServer();
+  const [port, barePort] = [await freePort(), await freePort()];
+  const tokens = join(tmpdir(), `status-tokens-${process.pid}.json`);
+  try {
+    const service = await startService(serviceEnv(db.env, nats.url), port);
+    const base = `http://127.0.0.1:${port}`;
+    const ask = await admin(base);
+    const concert = (await ask("POST", "/api/v1/admin/concerts", { title: "상태 벤치마크", venue: "잠실", saleOpensAt: new Date(Date.now() - 1000).toISOString() })).data;
+    await Bun.sleep(1500);
+    const load = async (args: string[]) => {
+      const child = Bun.spawn(["bun", "bench/status-load.ts", "--secret", SECRET, "--concert", String(concert.id), "--tokens", tokens, ...args], { stdout: "pipe", stderr: "inherit" });
+      return JSON.parse((await new Response(child.stdout).text()).trim().split("\n").at(-1)!);
+    };
+    const entered = await load(["--base", base, "--mode", "enter", "--users", String(CROWD)]);
+    const bare = Bun.spawn(["bun", "bench/bare-status-server.ts"], { env: { ...process.env, PORT: String(barePort), TOKENS: tokens }, stdout: "ignore", stderr: "ignore" });
+    await waitFor(() => portOpen(barePort), "the bare status server", 20_000);
+    const requests = String(values.quick ? 10_000 : 60_000);
+    // Warm-up, then the rounds.
+    await load(["--base", base, "--mode", "status", "--requests", "5000"]);
+    await load(["--base", `http://127.0.0.1:${barePort}`, "--mode", "status", "--requests", "5000"]);
+    const ours = [];
+    const bares = [];
+    for (let round = 0; round < STATUS_ROUNDS; round++) {
+      ours.push(await load(["--base", base, "--mode", "status", "--requests", requests]));
+      bares.push(await load(["--base", `http://127.0.0.1:${barePort}`, "--mode", "status", "--requests", requests]));
+    }
+    bare.kill("SIGTERM");
+    service.kill("SIGTERM");
+    await service.exited;
+    return { entered, ours, bares };
+  } finally {
+    rmSync(tokens, { force: true });
+    await nats.stop();
+    await db.cleanup();
+  }
+}
+
+const median = <T extends { rps: number }>(runs: T[]) => [...runs].sort((a, b) => a.rps - b.rps)[Math.floor((runs.length - 1) / 2)]!;
+const ms = (pair: (number | null)[]) => pair.map((v) => (v === null ? "–" : v)).join(" / ");
+
+for (const kind of await databases()) {
+  console.log(`\n#### Sale opening: ${kind.name}, ${CROWD.toLocaleString("en")} waiting, QUEUE_MAX_ACTIVE ${MAX_ACTIVE}, ${SEATS.toLocaleString("en")} seats\n`);
+  const half = CROWD / 2;
+  const runs: SaleRun[] = [
+    { name: "checkout alone (no crowd)", waiting: ALONE, streams: 0, crowdProcesses: [{ first: 1, users: ALONE, wait: "poll", streams: 0 }] },
+    { name: "crowd polling every second", waiting: CROWD, streams: 0, crowdProcesses: [{ first: 1, users: CROWD, wait: "poll", streams: 0 }] },
+    {
+      name: "crowd on pushed streams",
+      waiting: CROWD,
+      streams: STREAMS,
+      crowdProcesses: [
+        { first: 1, users: half, wait: "mixed", streams: STREAMS / 2 },
+        { first: 1 + half, users: half, wait: "mixed", streams: STREAMS / 2 },
+      ],
+    },
+  ];
+  const results = [];
+  for (const run of runs) {
+    const result = await sale(kind, run);
+    results.push(result);
+    console.error(`${run.name}: ${JSON.stringify(result)}`);
+  }
+  const alone = results[0]!.ticketsPerSecond;
+  console.log("| run | waiting at the opening | streams open | opening → sold out, s | tickets/s | ÷ checkout alone | status polls/s | list p50 / p99 ms | occupy | reserve | pay | status | admission → user | peak RSS MB | MB at the opening | out of drawn order | audit |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+  for (const r of results) {
+    console.log(
+      `| ${r.name} | ${r.waiting} | ${r.streams} | ${r.soldOut ? r.seconds.toFixed(1) : `not sold out in ${r.seconds.toFixed(0)}`} | ${Math.round(r.ticketsPerSecond)} | ${(r.ticketsPerSecond / alone).toFixed(2)} | ${r.pollsPerSecond} | ${ms(r.steps.list!)} | ${ms(r.steps.occupy!)} | ${ms(r.steps.reserve!)} | ${ms(r.steps.pay!)} | ${ms(r.steps.status!)} | ${ms(r.admission)} | ${r.rss.peak} | ${r.rss.waiting} | ${r.audit.outOfOrder} of ${r.audit.admitted} | ${r.audit.clean ? "clean" : r.audit.violations.join("; ")} |`,
+    );
+  }
+  const [, polling, streaming] = results;
+  console.log(
+    `\nmemory: ${((polling!.rss.waiting - polling!.rss.before) * 1024 / CROWD).toFixed(1)} KB per waiting user (RSS at the opening minus before the crowd, polling run); ` +
+      `${((streaming!.rss.waiting - polling!.rss.waiting) * 1024 / Math.max(1, streaming!.streams)).toFixed(1)} KB per open stream (streams run minus polling run, at the opening); ` +
+      `503 answers to polls: ${polling!.polls503}; errors: ${results.map((r) => r.errors).join(", ")}`,
+  );
+
+  const status = await statusBenchmark(kind);
+  const ours = median(status.ours);
+  const bare = median(status.bares);
+  console.log(`\n#### GET /api/v1/queue/status, ${CROWD.toLocaleString("en")} waiting in line, 128 connections (${kind.name})\n`);
+  console.log("| server | req/s | p50 ms | p99 ms | statuses |");
+  console.log("| --- | ---: | ---: | ---: | --- |");
+  console.log(`| ours (median of ${STATUS_ROUNDS}) | ${ours.rps} | ${ours.p50} | ${ours.p99} | ${JSON.stringify(ours.statuses)} |`);
+  console.log(`| bare Elysia route from memory (median of ${STATUS_ROUNDS}) | ${bare.rps} | ${bare.p50} | ${bare.p99} | ${JSON.stringify(bare.statuses)} |`);
+  const ratios = status.ours.map((o: { rps: number }, i: number) => (o.rps / status.bares[i]!.rps).toFixed(2));
+  console.log(`\nours ÷ bare: ${(ours.rps / bare.rps).toFixed(2)} (rounds: ${ratios.join(", ")}); entering ${CROWD}: ${status.entered.rps} req/s`);
+}
