@@ -4,7 +4,8 @@
 // on a fresh database and service: the checkout alone (1,000 buyers, no crowd), the crowd polling every second, and
 // the crowd on pushed status streams. Then GET /queue/status is measured against a bare Elysia route answering from
 // memory, with 20,000 waiting, in alternating rounds. Prints the tables the README shows.
-// Options: --only pglite|postgres (default: PGlite on disk), --quick (a tenth of the crowd).
+// Options: --only pglite|postgres (default: PGlite on disk), --quick (a tenth of the crowd), --status-only (just the
+// status measurement).
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +16,9 @@ import { verify } from "../src/cli/verify";
 import { freshPostgres, postgresAvailable } from "../test/support/databases";
 import { freePort, portOpen, startNatsServer, waitFor } from "../test/support/nats-server";
 
-const { values } = parseArgs({ options: { sale: { type: "boolean" }, only: { type: "string" }, quick: { type: "boolean", default: false } } });
+const { values } = parseArgs({
+  options: { sale: { type: "boolean" }, only: { type: "string" }, quick: { type: "boolean", default: false }, "status-only": { type: "boolean", default: false } },
+});
 const SECRET = "sale-benchmark-secret";
 const CROWD = values.quick ? 2_000 : 20_000;
 /** Enough buyers to sell the hall out (each wants 2.5 seats on average), and no crowd. */
@@ -272,6 +275,11 @@ const median = <T extends { rps: number }>(runs: T[]) => [...runs].sort((a, b) =
 const ms = (pair: (number | null)[]) => pair.map((v) => (v === null ? "–" : v)).join(" / ");
 
 for (const kind of await databases()) {
+  if (!values["status-only"]) await saleRuns(kind);
+  await statusRuns(kind);
+}
+
+async function saleRuns(kind: DatabaseKind) {
   console.log(`\n#### Sale opening: ${kind.name}, ${CROWD.toLocaleString("en")} waiting, QUEUE_MAX_ACTIVE ${MAX_ACTIVE}, ${SEATS.toLocaleString("en")} seats\n`);
   const half = CROWD / 2;
   const runs: SaleRun[] = [
@@ -308,6 +316,9 @@ for (const kind of await databases()) {
       `503 answers to polls: ${polling!.polls503}; errors: ${results.map((r) => r.errors).join(", ")}`,
   );
 
+}
+
+async function statusRuns(kind: DatabaseKind) {
   const status = await statusBenchmark(kind);
   const ours = median(status.ours);
   const bare = median(status.bares);

@@ -56,6 +56,14 @@ export function requestIdOf(request: Request): string {
   return id;
 }
 
+/** The path of a request's URL without parsing all of it: `new URL` was 1.5 % of the CPU under a load of status polls. */
+export function pathnameOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  const query = url.indexOf("?", start);
+  return query < 0 ? url.slice(start) : url.slice(start, query);
+}
+
 /** A path id: digits only, positive, at most 2^53−1. */
 export function idFrom(value: string): number {
   const id = /^[1-9][0-9]{0,15}$/.test(value) ? Number(value) : NaN;

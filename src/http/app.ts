@@ -4,8 +4,8 @@
 import { Elysia, t } from "elysia";
 import { AppError, CATALOG, errorBody, isErrorCode, RETRY_AFTER_SECONDS, type ErrorCode } from "../shared/errors";
 import { log } from "../shared/log";
-import { httpDuration, httpRequests, registry } from "../shared/metrics";
-import { requestIdOf, type Api, type HttpDeps } from "./api";
+import { httpMetrics, registry } from "../shared/metrics";
+import { pathnameOf, requestIdOf, type Api, type HttpDeps } from "./api";
 import { adminRoutes } from "./admin-routes";
 import { bearerVerifier } from "./auth";
 import { InFlight, laneOf } from "./in-flight";
@@ -87,7 +87,7 @@ export function createApp(deps: HttpDeps) {
     .onRequest(({ request }) => {
       const length = Number(request.headers.get("content-length") ?? 0);
       if (length > MAX_BODY_BYTES) return errorResponse("payload_too_large", requestIdOf(request));
-      return swaggerUi(new URL(request.url).pathname);
+      return swaggerUi(pathnameOf(request.url));
     })
     .onParse({ as: "global" }, ({ request, contentType }) => (contentType?.startsWith("application/json") ? parseJsonBody(request) : undefined))
     .onAfterHandle({ as: "global" }, ({ request, set }) => {
@@ -99,7 +99,7 @@ export function createApp(deps: HttpDeps) {
       if (code === "NOT_FOUND") return errorResponse("not_found", requestId);
       if (code === "VALIDATION" && isErrorCode(error.customError)) return errorResponse(error.customError, requestId);
       if (code === "VALIDATION" || code === "PARSE") return errorResponse("invalid_request", requestId);
-      log.error("unexpected error", { requestId, path: new URL(request.url).pathname, error: String(error) });
+      log.error("unexpected error", { requestId, path: pathnameOf(request.url), error: String(error) });
       return errorResponse("internal_server_error", requestId);
     })
     .use(openApiDocument)
@@ -139,16 +139,17 @@ export function instrumented(fetch: (request: Request) => Promise<Response> | Re
     const started = performance.now();
     const response = await fetch(request);
     const seconds = (performance.now() - started) / 1000;
-    const route = routeOf(new URL(request.url).pathname, response.status);
-    httpRequests.inc({ route, method: request.method, status: response.status });
-    httpDuration.observe({ route, method: request.method }, seconds);
-    log.info("request", {
-      requestId: response.headers.get("x-request-id") ?? undefined,
-      method: request.method,
-      route,
-      status: response.status,
-      ms: Math.round(seconds * 10_000) / 10,
-    });
+    const route = routeOf(pathnameOf(request.url), response.status);
+    httpMetrics.record(route, request.method, response.status, seconds);
+    if (log.enabled("info")) {
+      log.info("request", {
+        requestId: response.headers.get("x-request-id") ?? undefined,
+        method: request.method,
+        route,
+        status: response.status,
+        ms: Math.round(seconds * 10_000) / 10,
+      });
+    }
     return response;
   };
 }

@@ -3,7 +3,7 @@
 // commits with its ownership epoch, feeds it the payments that end a user's turn, and restarts it from the database if
 // it ever crashes. A queue's actor starts as soon as it is owned: loading it expires the turns that ran out while
 // nobody owned it, and its timer must be running to open a sale on time.
-import { createHash, randomBytes, randomInt } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import type { NatsConnection, Service, Subscription } from "nats";
 import { createActor, fromPromise, type Actor } from "xstate";
 import { endOfTurn, mailboxDepth, type CommitInput } from "../../actors/durable-entity";
@@ -30,9 +30,12 @@ const HEARTBEAT_MS = 50;
 
 type QueueActor = Actor<typeof queueAdmissionMachine>;
 
-/** Tokens are secrets: events carry a fingerprint that identifies a token without revealing it. */
+/**
+ * Tokens are secrets: events and read models carry a fingerprint that identifies a token without revealing it. Every
+ * status poll computes one; Bun's SHA-256 costs a seventh of node:crypto's createHash (0.4 against 2.5 µs).
+ */
 export function tokenFingerprint(token: string): string {
-  return createHash("sha256").update(token).digest("base64url").slice(0, 16);
+  return (Bun.SHA256.hash(token, "base64url") as string).slice(0, 16);
 }
 
 /**

@@ -29,6 +29,8 @@ function write(level: Level, message: string, fields: Record<string, unknown> = 
 }
 
 export const log = {
+  /** Whether entries of this level are written: the request log's fields are not even gathered when they are not. */
+  enabled: (level: Level) => RANK[level] >= minimum,
   debug: (message: string, fields?: Record<string, unknown>) => write("debug", message, fields),
   info: (message: string, fields?: Record<string, unknown>) => write("info", message, fields),
   warn: (message: string, fields?: Record<string, unknown>) => write("warn", message, fields),
