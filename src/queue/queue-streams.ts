@@ -2,9 +2,8 @@
 // queues (queue-views.ts). The status at once; then a new one when the position or status changes, positions at most
 // once a second for all streams together (one pass over the streams per second), an admission at once; a ping
 // comment every 15 s; after the ACTIVE status the stream ends. A stream costs a map entry and a socket, no timer.
-import type { ViewChange } from "../../actors/queue-view";
 import { AppError, errorBody } from "../shared/errors";
-import type { QueueStatus } from "../shared/subjects";
+import type { QueueStatus, ViewChange } from "../shared/messages";
 import type { QueueViews } from "./queue-views";
 
 const encoder = new TextEncoder();
