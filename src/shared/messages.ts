@@ -308,18 +308,13 @@ export function checkerOf<T extends TSchema>(schema: T): Validator<{}, T> {
   return checker as Validator<{}, T>;
 }
 
-export type UserRequest = Static<typeof UserRequest>;
-export type ChargeRequest = Static<typeof ChargeRequest>;
-export type QueueTokenRequest = Static<typeof QueueTokenRequest>;
 export type ConcertEdit = Static<typeof ConcertEdit>;
 export type NewConcert = Static<typeof NewConcert>;
 export type Section = Static<typeof Section>;
-export type NewEvent = Static<typeof NewEvent>;
 export type ReservationRequest = Static<typeof ReservationRequest>;
 export type Balance = Static<typeof Balance>;
 export type QueueStatus = Static<typeof QueueStatus>;
 export type QueueTicket = Static<typeof QueueTicket>;
-export type QueueStatusName = QueueStatus["status"];
 export type Concert = Static<typeof Concert>;
 export type ConcertEventSummary = Static<typeof ConcertEventSummary>;
 export type NewConcertEvent = Static<typeof NewConcertEvent>;
