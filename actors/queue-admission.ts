@@ -4,7 +4,7 @@
 import { durableEntity, type EntityInput } from "./durable-entity";
 import { WaitingLine, type QueueCommand, type QueueOp, type QueueRules, type QueueSnapshot } from "./waiting-line";
 
-export type { ConcertEdit, QueueCommand, QueueOp, QueueSale, QueueSnapshot, QueueTokenRecord } from "./waiting-line";
+export type { QueueCommand, QueueOp, QueueSnapshot, QueueTokenRecord } from "./waiting-line";
 
 export type QueueAdmissionInput = EntityInput & QueueRules;
 

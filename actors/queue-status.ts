@@ -1,6 +1,6 @@
 // How a place in a queue is told to its holder, and the observed admission rate the estimate comes from. Shared by the
 // queue actor (waiting-line.ts) and the read models every instance keeps (queue-view.ts), so both answer alike.
-import type { QueueStatus } from "../src/shared/subjects";
+import type { QueueStatus } from "../src/shared/messages";
 
 /** How far back admissions count towards the observed rate. */
 const RATE_WINDOW_MS = 60_000;

@@ -6,33 +6,9 @@
 // so a status costs O(log n) whatever the queue's length: drawn places for the pre-queue once it is drawn, and arrival
 // order for everyone else.
 import { AdmissionRate, statusOf, type Place } from "./queue-status";
-import type { QueueOp, QueueSale, QueueSnapshot } from "./waiting-line";
-import type { QueueStatus } from "../src/shared/subjects";
-
-export interface ViewEntry {
-  userId: number;
-  status: "WAITING" | "ACTIVE";
-  seq: number;
-  issuedAt: number;
-  draw?: number;
-  expiresAt?: number;
-}
-
-/** A committed change, as the queue's owner publishes it: tokens named by fingerprint. */
-export type ViewChange =
-  | { type: "issued"; fp: string; userId: number; seq: number; status: "WAITING" | "ACTIVE"; issuedAt: number; expiresAt?: number }
-  | { type: "activated"; fp: string; at: number; expiresAt: number }
-  | { type: "expired"; fp: string }
-  /** The pre-queue drawn at the opening: fingerprints in the drawn order. */
-  | { type: "drawn"; at: number; fps: string[] }
-  | { type: "window"; opensAt: number; closesAt?: number };
-
-/** Everything a view is made of, to build another one equal to it (the resync an instance asks the owner for). */
-export interface ViewState {
-  entries: [string, ViewEntry][];
-  sale?: QueueSale;
-  admissions: { times: number[]; first?: number };
-}
+import type { QueueOp, QueueSnapshot } from "./waiting-line";
+// What a view is made of travels between instances, so its shapes are messages.
+import type { QueueSale, QueueStatus, ViewChange, ViewEntry, ViewState } from "../src/shared/messages";
 
 export type ViewAnswer = { ok: true; status: QueueStatus; entry: ViewEntry } | { ok: false; code: "invalid_token" };
 
@@ -88,13 +64,18 @@ export class QueueView {
     }
   }
 
-  lookup(fp: string): ViewEntry | undefined {
-    return this.entries.get(fp);
+  /**
+   * A token's entry, if it is in the queue now. A turn whose time is up is over even before its actor has committed
+   * its end (a few milliseconds later): nobody is told it is still on.
+   */
+  lookup(fp: string, now: number): ViewEntry | undefined {
+    const entry = this.entries.get(fp);
+    return entry && !(entry.status === "ACTIVE" && entry.expiresAt! <= now) ? entry : undefined;
   }
 
   /** What `GET /queue/status` answers for this token and caller; undefined when the token is not in the queue. */
   status(fp: string, userId: number, now: number): ViewAnswer | undefined {
-    const entry = this.entries.get(fp);
+    const entry = this.lookup(fp, now);
     if (!entry) return undefined;
     if (entry.userId !== userId) return { ok: false, code: "invalid_token" };
     return { ok: true, status: statusOf(this.placeOf(entry), this.rate, now), entry };

@@ -7,7 +7,7 @@
 // Pure in-memory logic; time is passed in, tokens and the draw's randomness come from the given generators.
 import { fail, ok, type Reply } from "../src/shared/codec";
 import type { ErrorCode } from "../src/shared/errors";
-import type { QueueStatus, QueueTicket } from "../src/shared/subjects";
+import type { ConcertEdit, QueueSale, QueueStatus, QueueTicket } from "../src/shared/messages";
 import type { Decision, EntityModel, ReplyTo } from "./durable-entity";
 import { AdmissionRate, statusOf, type Place } from "./queue-status";
 
@@ -22,14 +22,6 @@ export interface QueueTokenRecord {
   expiresAt?: number;
   /** The place drawn at the opening, for those who waited in the pre-queue (1 is admitted first). */
   draw?: number;
-}
-
-/** A concert's sale as its queue knows it: the window, and when the pre-queue was drawn (once, at the opening). */
-export interface QueueSale {
-  opensAt: number;
-  /** undefined: the sale stays open. */
-  closesAt?: number;
-  openedAt?: number;
 }
 
 export interface QueueSnapshot {
@@ -47,14 +39,6 @@ export type QueueOp =
   | { type: "drawn"; at: number; tokens: string[]; draws: number[] }
   /** An operator's edit of the concert; the window is the queue's to change, the rest is carried along. */
   | { type: "concertUpdated"; title?: string; venue?: string; opensAt: number; closesAt?: number };
-
-/** An operator's edit: any of the fields, times as epoch milliseconds, `closesAt: null` to leave the sale open. */
-export interface ConcertEdit {
-  title?: string;
-  venue?: string;
-  opensAt?: number;
-  closesAt?: number | null;
-}
 
 export type QueueCommand =
   | { type: "enter"; userId: number; replyTo?: ReplyTo }

@@ -9,7 +9,8 @@ import { fail, ok } from "../src/shared/codec";
 import { loadConfig } from "../src/shared/config";
 import { openDatabase, type Database } from "../src/shared/db";
 import { createApp, instrumented, SERVER_BODY_LIMIT } from "../src/http/app";
-import { addService, idOf } from "../src/shared/nats-service";
+import { Api } from "../src/shared/messages";
+import { addService, endpoint } from "../src/shared/nats-service";
 import { GLOBAL_QUEUE, queueSubject } from "../src/shared/subjects";
 
 const { values } = parseArgs({ options: { mode: { type: "string" } } });
@@ -41,20 +42,25 @@ async function naiveOccupy(db: Database, eventId: number, userId: number, seatId
   });
 }
 
+// The same boundary as the service's: every request is checked against its schema before it is served.
 await addService(bus.nc, `baseline-${mode}`, "benchmark baseline", [
-  { name: "enter", subject: queueSubject(GLOBAL_QUEUE, "enter"), handle: () => ok({ token: randomBytes(16).toString("base64url"), ...active }) },
-  { name: "status", subject: queueSubject(GLOBAL_QUEUE, "status"), handle: () => ok(active) },
-  {
+  endpoint({
+    name: "enter",
+    subject: queueSubject(GLOBAL_QUEUE, "enter"),
+    messages: Api["queue-admission"].enter,
+    handle: () => ok({ token: randomBytes(16).toString("base64url"), ...active }),
+  }),
+  endpoint({ name: "status", subject: queueSubject(GLOBAL_QUEUE, "status"), messages: Api["queue-admission"].status, handle: () => ok(active) }),
+  endpoint({
     name: "occupy",
     subject: "rsv.event.*.occupy",
-    handle: (request, subject) => {
+    messages: Api["concert-event"].occupy,
+    handle: ({ userId, seatId }, subject) => {
       const eventId = Number(subject.split(".")[2]);
-      const userId = idOf(request, "userId");
-      const seatId = idOf(request, "seatId");
       if (!db) return ok({ id: seatId, seatNumber: String(seatId), price: 50000, expirationTime: farFuture });
       return naiveOccupy(db, eventId, userId, seatId);
     },
-  },
+  }),
 ]);
 
 // Every token is admitted at once and everywhere: the baselines measure the path, not the queue.

@@ -5,62 +5,56 @@ import type { NatsConnection, Service } from "nats";
 import { ok } from "../shared/codec";
 import type { Database } from "../shared/db";
 import { AppError } from "../shared/errors";
-import { addService, idOf } from "../shared/nats-service";
-import { Requests, type Concert, type EventSales, type NewConcertEvent, type QueueReport, type SectionSpec } from "../shared/subjects";
+import { addService, endpoint } from "../shared/nats-service";
+import { Requests } from "../shared/subjects";
+import {
+  Api,
+  MAX_SEATS_PER_EVENT,
+  type Concert,
+  type EventSales,
+  type NewConcert,
+  type NewConcertEvent,
+  type QueueReport,
+  type Section,
+} from "../shared/messages";
 import { concert } from "./catalog";
-
-export const MAX_SEATS_PER_EVENT = 100_000;
-const MAX_SECTIONS = 50;
-const MAX_SECTION_PRICE = 100_000_000;
-/** Letters of any script (Hangul included), digits, `_` and `-`. */
-const SECTION_NAME = /^[\p{L}\p{N}_-]{1,20}$/u;
 
 const iso = (value: unknown) => (value instanceof Date ? value : new Date(String(value))).toISOString();
 const isoOf = (ms: number) => new Date(ms).toISOString();
 
-/** A time an operator sent: an ISO-8601 string with a time zone, as epoch milliseconds. */
-export function timeOf(value: unknown): number {
-  const ms = typeof value === "string" && /^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:?\d{2})$/.test(value) ? Date.parse(value) : NaN;
+// ---- the rules a schema cannot say (the schemas in messages.ts check every field's shape first) ------------------
+
+/** A time an operator sent, already an ISO-8601 date-time by its schema, as epoch milliseconds: it must also exist. */
+export function timeOf(value: string): number {
+  const ms = Date.parse(value);
   if (!Number.isFinite(ms)) throw new AppError("invalid_request");
   return ms;
 }
 
-function text(value: unknown): string {
-  if (typeof value !== "string" || value.length < 1 || value.length > 200) throw new AppError("invalid_request");
-  return value;
-}
-
-export async function createConcert(db: Database, request: Record<string, unknown>): Promise<Concert> {
-  const title = text(request.title);
-  const venue = text(request.venue);
+/** A sale window closes after it opens. */
+function saleWindowOf(request: NewConcert): { opensAt: number; closesAt: number | null } {
   const opensAt = timeOf(request.saleOpensAt);
   const closesAt = request.saleClosesAt === undefined || request.saleClosesAt === null ? null : timeOf(request.saleClosesAt);
   if (closesAt !== null && closesAt <= opensAt) throw new AppError("invalid_request");
-  const [row] = await db.query(
-    `INSERT INTO concerts (title, venue, sale_opens_at, sale_closes_at) VALUES ($1, $2, $3, $4) RETURNING id`,
-    [title, venue, isoOf(opensAt), closesAt === null ? null : isoOf(closesAt)],
-  );
-  return concert(db, Number(row!.id));
+  return { opensAt, closesAt };
 }
 
-export function sectionsOf(value: unknown): SectionSpec[] {
-  if (!Array.isArray(value) || value.length < 1 || value.length > MAX_SECTIONS) throw new AppError("invalid_request");
-  const sections = value.map((section: Record<string, unknown> | null): SectionSpec => {
-    const { name, price, seats } = section ?? {};
-    const valid =
-      typeof name === "string" &&
-      SECTION_NAME.test(name) &&
-      Number.isSafeInteger(price) &&
-      (price as number) >= 0 &&
-      (price as number) <= MAX_SECTION_PRICE &&
-      Number.isSafeInteger(seats) &&
-      (seats as number) >= 1;
-    if (!valid) throw new AppError("invalid_request");
-    return { name, price: price as number, seats: seats as number };
-  });
+/** Section names are unique within the event, and the hall has at most MAX_SEATS_PER_EVENT seats. */
+export function seatMapOf(sections: Section[]): Section[] {
   const total = sections.reduce((sum, s) => sum + s.seats, 0);
   if (new Set(sections.map((s) => s.name)).size !== sections.length || total > MAX_SEATS_PER_EVENT) throw new AppError("invalid_request");
   return sections;
+}
+
+// ---- statements ------------------------------------------------------------------------------------------------
+
+export async function createConcert(db: Database, request: NewConcert): Promise<Concert> {
+  const { opensAt, closesAt } = saleWindowOf(request);
+  const [row] = await db.query(
+    `INSERT INTO concerts (title, venue, sale_opens_at, sale_closes_at) VALUES ($1, $2, $3, $4) RETURNING id`,
+    [request.title, request.venue, isoOf(opensAt), closesAt === null ? null : isoOf(closesAt)],
+  );
+  return concert(db, Number(row!.id));
 }
 
 /**
@@ -68,7 +62,7 @@ export function sectionsOf(value: unknown): SectionSpec[] {
  * statement): seat numbers `"<section>-<n>"`, ids in section order. The event is bookable at once: the first request
  * for it finds no owner, and one takes it (see cluster/ownership.ts).
  */
-export async function createEvent(db: Database, concertId: number, startsAt: number, sections: SectionSpec[]): Promise<NewConcertEvent> {
+export async function createEvent(db: Database, concertId: number, startsAt: number, sections: Section[]): Promise<NewConcertEvent> {
   return db.transaction(async (tx) => {
     const found = await tx.query(`SELECT 1 FROM concerts WHERE id = $1 FOR SHARE`, [concertId]);
     if (found.length === 0) throw new AppError("not_found_concert");
@@ -141,14 +135,26 @@ export async function queueReport(db: Database, concertId: number): Promise<Queu
 }
 
 export function startCatalogAdminService(nc: NatsConnection, db: Database): Promise<Service> {
+  const api = Api["catalog-admin"];
   return addService(nc, "catalog-admin", "운영: 콘서트와 회차 등록, 판매 현황, 대기열 현황", [
-    { name: "create-concert", subject: Requests.createConcert, handle: async (r) => ok(await createConcert(db, r)) },
-    {
+    endpoint({ name: "create-concert", subject: Requests.createConcert, messages: api["create-concert"], handle: async (r) => ok(await createConcert(db, r)) }),
+    endpoint({
       name: "create-event",
       subject: Requests.createEvent,
-      handle: async (r) => ok(await createEvent(db, idOf(r, "concertId"), timeOf(r.startsAt), sectionsOf(r.sections))),
-    },
-    { name: "event-sales", subject: Requests.eventSales, handle: async (r) => ok(await eventSales(db, idOf(r, "concertEventId"))) },
-    { name: "queue-report", subject: Requests.queueReport, handle: async (r) => ok(await queueReport(db, idOf(r, "concertId"))) },
+      messages: api["create-event"],
+      handle: async (r) => ok(await createEvent(db, r.concertId, timeOf(r.startsAt), seatMapOf(r.sections))),
+    }),
+    endpoint({
+      name: "event-sales",
+      subject: Requests.eventSales,
+      messages: api["event-sales"],
+      handle: async ({ concertEventId }) => ok(await eventSales(db, concertEventId)),
+    }),
+    endpoint({
+      name: "queue-report",
+      subject: Requests.queueReport,
+      messages: api["queue-report"],
+      handle: async ({ concertId }) => ok(await queueReport(db, concertId)),
+    }),
   ]);
 }

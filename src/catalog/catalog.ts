@@ -5,8 +5,9 @@ import { ok } from "../shared/codec";
 import type { Database } from "../shared/db";
 import type { Row } from "../shared/db/port";
 import { AppError } from "../shared/errors";
-import { addService, idOf } from "../shared/nats-service";
-import { CATALOG_SERVICE, Requests, type Concert, type ConcertEventSummary, type SaleSummary } from "../shared/subjects";
+import { addService, endpoint } from "../shared/nats-service";
+import { CATALOG_SERVICE, Requests } from "../shared/subjects";
+import { Api, type Concert, type ConcertEventSummary, type SaleSummary } from "../shared/messages";
 
 const CONCERT_COLUMNS = `id, title, venue, sale_opens_at, sale_closes_at`;
 const iso = (value: unknown) => (value instanceof Date ? value : new Date(String(value))).toISOString();
@@ -79,20 +80,23 @@ export async function saleSummary(db: Database): Promise<SaleSummary> {
 }
 
 export function startCatalogService(nc: NatsConnection, db: Database): Promise<Service> {
+  const api = Api.catalog;
   return addService(nc, CATALOG_SERVICE, "콘서트와 이벤트 목록", [
-    { name: "concerts", subject: Requests.concerts, handle: async () => ok(await concerts(db)) },
-    { name: "concert", subject: Requests.concert, handle: async (request) => ok(await concert(db, idOf(request, "concertId"))) },
-    {
+    endpoint({ name: "concerts", subject: Requests.concerts, messages: api.concerts, handle: async () => ok(await concerts(db)) }),
+    endpoint({ name: "concert", subject: Requests.concert, messages: api.concert, handle: async ({ concertId }) => ok(await concert(db, concertId)) }),
+    endpoint({
       name: "events",
       subject: Requests.concertEvents,
-      handle: async (request) => ok(await concertEvents(db, idOf(request, "concertId"))),
-    },
-    {
+      messages: api.events,
+      handle: async ({ concertId }) => ok(await concertEvents(db, concertId)),
+    }),
+    endpoint({
       name: "summary",
       subject: Requests.saleSummary,
+      messages: api.summary,
       handle: async () => ok(await saleSummary(db)),
       // Also in its stats, so the read-only monitor user, who may send no rsv. request, can read it.
       stats: () => saleSummary(db),
-    },
+    }),
   ]);
 }

@@ -13,7 +13,8 @@ import { ConfigError, loadNatsConfig, type NatsConfig } from "../shared/config";
 import { decode } from "../shared/codec";
 import { EVENT_STREAM } from "../shared/event-stream";
 import { connectNats } from "../shared/nats-connection";
-import { CATALOG_SERVICE, Requests, type SaleSummary } from "../shared/subjects";
+import { CATALOG_SERVICE, Requests } from "../shared/subjects";
+import type { SaleSummary } from "../shared/messages";
 
 const { values } = parseArgs({
   options: {

@@ -11,12 +11,12 @@ import type { Database, Queryable } from "../shared/db";
 import { AppError } from "../shared/errors";
 import { log } from "../shared/log";
 import { fencedCommits } from "../shared/metrics";
-import { addService } from "../shared/nats-service";
+import { Api, EntityRequest } from "../shared/messages";
+import { addService, endpoint, parseAs } from "../shared/nats-service";
 import {
   claim,
   entityExists,
   eventEntity,
-  eventIdOf,
   FencedError,
   heartbeat,
   leaseHolder,
@@ -119,12 +119,7 @@ export function preferredOwner(entity: Entity, live: readonly string[]): string 
 }
 
 function entityOfNudge(data: Uint8Array): Entity | undefined {
-  try {
-    const entity = decode<{ entity?: unknown }>(data).entity;
-    return typeof entity === "string" && (queueIdOf(entity) !== undefined || eventIdOf(entity) !== undefined) ? entity : undefined;
-  } catch {
-    return undefined;
-  }
+  return parseAs(EntityRequest, data)?.entity;
 }
 
 /** The entity a request subject is for: `rsv.event.<id>.*` → an event, `rsv.queue.<id>.*` → a queue. */
@@ -197,7 +192,7 @@ export class Ownership {
       },
     });
     this.service = await addService(this.nc, "ownership", "단일 소유 액터의 소유권 배정", [
-      { name: "claim", subject: Requests.claimOwner, handle: (request) => this.onOwnerWanted(String(request.entity ?? "")) },
+      endpoint({ name: "claim", subject: Requests.claimOwner, messages: Api.ownership.claim, handle: ({ entity }) => this.onOwnerWanted(entity) }),
     ]);
     this.watchConnection();
     await this.serial(() => this.rebalance(exclusive));
@@ -299,7 +294,6 @@ export class Ownership {
    */
   private async onOwnerWanted(entity: Entity): Promise<Reply<null>> {
     const isQueue = queueIdOf(entity) !== undefined;
-    if (!isQueue && eventIdOf(entity) === undefined) throw new AppError("invalid_request");
     if (!(await entityExists(this.db, entity))) throw new AppError(isQueue ? "not_found_concert" : "not_found_concert_event");
     if (this.stopping || Date.now() - (this.lastWanted.get(entity) ?? 0) < 200) return ok(null);
     this.lastWanted.set(entity, Date.now());

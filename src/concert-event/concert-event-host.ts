@@ -8,7 +8,7 @@ import { concertEventMachine, EVENT_COMMAND_TYPES, type CommitInput, type EventC
 import { endOfTurn, mailboxDepth } from "../../actors/durable-entity";
 import type { EventOp, OpResult } from "../../actors/seat-inventory";
 import type { Publisher } from "../shared/bus";
-import { decode, fail, type Reply } from "../shared/codec";
+import { fail, type Reply } from "../shared/codec";
 import { commitConcertEvent, loadConcertEvent, releaseLapsed } from "./concert-event-store";
 import type { Config } from "../shared/config";
 import type { Database, Queryable } from "../shared/db";
@@ -16,10 +16,12 @@ import { storeCall } from "../shared/db/port";
 import { log } from "../shared/log";
 import { Mailbox } from "../shared/mailbox";
 import { holdsExpired, observe, paidAmount, payments, refunds, timedCommit } from "../shared/metrics";
-import { addService, idOf, idsOf, queueIdOf } from "../shared/nats-service";
+import { addService, endpoint, listen } from "../shared/nats-service";
 import { eventEntity, eventIdOf as eventOfEntity, type Entity } from "../cluster/ownership-store";
 import { settled, whenFenced, type Lease, type OwnerHost } from "../cluster/ownership";
-import { Events, type ConcertUpdatedEvent, type EventCommandName } from "../shared/subjects";
+import type { TObject } from "typebox";
+import { Api, ConcertUpdated, type Exchange } from "../shared/messages";
+import { eventSubject, Events, message, type Outgoing } from "../shared/subjects";
 
 type EventActor = Actor<typeof concertEventMachine>;
 
@@ -39,42 +41,43 @@ interface Owned {
 }
 
 /** The domain events one committed op stands for. */
-function domainEvents(eventId: number, op: EventOp, result: OpResult): [string, unknown][] {
+function domainEvents(eventId: number, op: EventOp, result: OpResult): Outgoing[] {
+  const iso = (ms: number) => new Date(ms).toISOString();
   switch (op.type) {
     case "held":
-      return [[Events.seat(eventId, "held"), { eventId, seatIds: [op.seatId], userId: op.userId, expiresAt: new Date(op.expiresAt).toISOString() }]];
+      return [message(Events.seat(eventId, "held"), { eventId, seatIds: [op.seatId], userId: op.userId, expiresAt: iso(op.expiresAt) })];
     case "released":
-      return [[Events.seat(eventId, "released"), { eventId, seatIds: [op.seatId], userId: op.userId, reason: op.reason }]];
+      return [message(Events.seat(eventId, "released"), { eventId, seatIds: [op.seatId], userId: op.userId, reason: op.reason })];
     case "reserved": {
-      const reservationId = result && "reservationId" in result ? result.reservationId : undefined;
-      const body = { eventId, reservationId, userId: op.userId, seatIds: op.seatIds };
+      if (!result || !("reservationId" in result)) return [];
+      const body = { eventId, reservationId: result.reservationId, userId: op.userId, seatIds: op.seatIds };
       return [
-        [Events.seat(eventId, "reserved"), body],
-        [Events.reservation(eventId, "created"), { ...body, totalAmount: op.totalAmount, expiresAt: new Date(op.expiresAt).toISOString() }],
+        message(Events.seat(eventId, "reserved"), body),
+        message(Events.reservation(eventId, "created"), { ...body, totalAmount: op.totalAmount, expiresAt: iso(op.expiresAt) }),
       ];
     }
     case "reservationEnded": {
       const what = op.status === "EXPIRED" ? "expired" : "cancelled";
       const body = { eventId, reservationId: op.reservationId, userId: op.userId, seatIds: op.seatIds };
       return [
-        [Events.reservation(eventId, what), body],
-        [Events.seat(eventId, "released"), { ...body, reason: `reservation_${what}` }],
+        message(Events.reservation(eventId, what), body),
+        message(Events.seat(eventId, "released"), { ...body, reason: `reservation_${what}` }),
       ];
     }
     case "paid": {
       if (!result || !("paymentId" in result)) return [];
       const body = { eventId, reservationId: op.reservationId, userId: op.userId, seatIds: op.seatIds };
       return [
-        [Events.seat(eventId, "sold"), body],
-        [Events.payment(eventId, "completed"), { ...body, concertId: op.concertId, paymentId: result.paymentId, amount: op.amount }],
+        message(Events.seat(eventId, "sold"), body),
+        message(Events.payment(eventId, "completed"), { ...body, concertId: op.concertId, paymentId: result.paymentId, amount: op.amount }),
       ];
     }
     case "refunded": {
       const body = { eventId, reservationId: op.reservationId, userId: op.userId, seatIds: op.seatIds };
       return [
-        [Events.reservation(eventId, "refunded"), body],
-        [Events.payment(eventId, "refunded"), { ...body, paymentId: op.paymentId, amount: op.amount }],
-        [Events.seat(eventId, "released"), { ...body, reason: "reservation_refunded" }],
+        message(Events.reservation(eventId, "refunded"), body),
+        message(Events.payment(eventId, "refunded"), { ...body, paymentId: op.paymentId, amount: op.amount }),
+        message(Events.seat(eventId, "released"), { ...body, reason: "reservation_refunded" }),
       ];
     }
   }
@@ -103,14 +106,14 @@ export class ConcertEventHost implements OwnerHost {
     private readonly instance: string,
   ) {
     this.observeActors();
-    this.windows = nc.subscribe(Events.allConcertUpdates, { callback: (error, msg) => error || this.windowChanged(decode<ConcertUpdatedEvent>(msg.data)) });
+    this.windows = listen(nc, Events.allConcertUpdates, ConcertUpdated, (update) => this.windowChanged(update));
   }
 
   /**
    * A concert's sale window moved: its events' live actors learn it now (one that is loading gets it once loaded);
    * a stopped actor reads it from the database when it starts again.
    */
-  private windowChanged(update: ConcertUpdatedEvent): void {
+  private windowChanged(update: ConcertUpdated): void {
     const opensAt = Date.parse(update.saleOpensAt);
     const closesAt = update.saleClosesAt === null ? undefined : Date.parse(update.saleClosesAt);
     for (const { running } of this.owned.values()) {
@@ -132,7 +135,7 @@ export class ConcertEventHost implements OwnerHost {
           input.ops.forEach((op, i) => {
             const result = results[i] ?? null;
             count(op, result);
-            for (const [subject, body] of domainEvents(input.key, op, result)) bus.publish(subject, body);
+            for (const { subject, body } of domainEvents(input.key, op, result)) bus.publish(subject, body);
           });
           return results;
         }),
@@ -155,11 +158,16 @@ export class ConcertEventHost implements OwnerHost {
       this.nc,
       "concert-event",
       "콘서트 이벤트 액터: 좌석 점유, 예약, 결제",
-      EVENT_COMMAND_TYPES.map((name) => ({
-        name,
-        subject: `rsv.event.${eventId}.${name}`,
-        handle: (request) => this.ask(eventId, commandOf(name, request)),
-      })),
+      EVENT_COMMAND_TYPES.map((name) =>
+        endpoint({
+          name,
+          subject: eventSubject(eventId, name),
+          // One handler for six commands: each request's fields are its command's, and the actor answers with the
+          // endpoint's response (the end-to-end tests check both against the schemas).
+          messages: Api["concert-event"][name] as Exchange<TObject>,
+          handle: (request) => this.ask(eventId, { type: name, ...request } as EventRequest),
+        }),
+      ),
       { event: String(eventId), instance: this.instance, epoch: String(lease.epoch) },
     );
   }
@@ -259,22 +267,5 @@ export class ConcertEventHost implements OwnerHost {
       this.stopActor(owned);
     }
     this.owned.clear();
-  }
-}
-
-function commandOf(name: EventCommandName, request: Record<string, unknown>): EventRequest {
-  if (name === "warm") return { type: name };
-  const userId = idOf(request, "userId");
-  switch (name) {
-    case "seats":
-      return { type: name, userId, admittedTo: queueIdOf(request, "admittedTo") };
-    case "occupy":
-    case "release":
-      return { type: name, userId, admittedTo: queueIdOf(request, "admittedTo"), seatId: idOf(request, "seatId") };
-    case "reserve":
-      return { type: name, userId, admittedTo: queueIdOf(request, "admittedTo"), seatIds: idsOf(request, "seatIds") };
-    case "pay":
-    case "cancel":
-      return { type: name, userId, reservationId: idOf(request, "reservationId") };
   }
 }

@@ -2,15 +2,8 @@
 // event with its seat map, and watching a sale and its queue.
 import { t } from "elysia";
 import { AppError } from "../shared/errors";
-import {
-  eventSubject,
-  queueSubject,
-  Requests,
-  type Concert,
-  type EventSales,
-  type NewConcertEvent,
-  type QueueReport,
-} from "../shared/subjects";
+import { eventSubject, queueSubject, Requests } from "../shared/subjects";
+import type { Concert, EventSales, NewConcertEvent, QueueReport } from "../shared/messages";
 import { adminApi, idFrom, type Api } from "./api";
 import { BEARER, TAGS } from "./openapi";
 import * as S from "./schemas";

@@ -4,7 +4,8 @@ import { Elysia } from "elysia";
 import type { Bus } from "../shared/bus";
 import type { Config } from "../shared/config";
 import { AppError } from "../shared/errors";
-import { QUEUE_TOKEN_FORMAT, type QueueStatus } from "../shared/subjects";
+import { QUEUE_TOKEN_FORMAT } from "../shared/subjects";
+import type { QueueStatus } from "../shared/messages";
 import type { bearerVerifier } from "./auth";
 import { RateLimiter } from "./rate-limit";
 

@@ -1,6 +1,7 @@
 // 결제: paying a reservation, and the caller's payments and reservations.
 import { t } from "elysia";
-import { Requests, type PaymentView, type ReservationView } from "../shared/subjects";
+import { Requests } from "../shared/subjects";
+import type { PaymentView, ReservationView } from "../shared/messages";
 import { idFrom, userApi, type Api } from "./api";
 import { BEARER, TAGS } from "./openapi";
 import * as S from "./schemas";

@@ -1,6 +1,7 @@
 // 유저: the caller's own wallet.
 import { t } from "elysia";
-import { Requests, type Balance } from "../shared/subjects";
+import { Requests } from "../shared/subjects";
+import type { Balance } from "../shared/messages";
 import { userApi, type Api } from "./api";
 import { BEARER, TAGS } from "./openapi";
 import * as S from "./schemas";

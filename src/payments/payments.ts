@@ -5,8 +5,9 @@ import { ok } from "../shared/codec";
 import type { Bus } from "../shared/bus";
 import type { Database } from "../shared/db";
 import { AppError } from "../shared/errors";
-import { addService, idOf } from "../shared/nats-service";
-import { eventSubject, Requests, type PaymentView, type ReservationView } from "../shared/subjects";
+import { addService, endpoint } from "../shared/nats-service";
+import { eventSubject, Requests } from "../shared/subjects";
+import { Api, type PaymentView, type ReservationRequest, type ReservationView } from "../shared/messages";
 
 const iso = (value: unknown) => (value instanceof Date ? value : new Date(String(value))).toISOString();
 
@@ -57,16 +58,22 @@ export async function reservationsOf(db: Database, userId: number): Promise<Rese
 }
 
 export function startPaymentService(nc: NatsConnection, db: Database, bus: Bus): Promise<Service> {
-  const forward = (command: "pay" | "cancel") => async (request: Record<string, unknown>) => {
-    const userId = idOf(request, "userId");
-    const reservationId = idOf(request, "reservationId");
-    const eventId = await eventOfReservation(db, userId, reservationId);
-    return ok(await bus.request(eventSubject(eventId, command), { userId, reservationId }));
-  };
+  const forward =
+    <T>(command: "pay" | "cancel") =>
+    async ({ userId, reservationId }: ReservationRequest) => {
+      const eventId = await eventOfReservation(db, userId, reservationId);
+      return ok(await bus.request<T>(eventSubject(eventId, command), { userId, reservationId }));
+    };
+  const api = Api.payments;
   return addService(nc, "payments", "결제와 예약 내역", [
-    { name: "pay", subject: Requests.pay, handle: forward("pay") },
-    { name: "cancel", subject: Requests.cancelReservation, handle: forward("cancel") },
-    { name: "payments", subject: Requests.payments, handle: async (r) => ok(await paymentsOf(db, idOf(r, "userId"))) },
-    { name: "reservations", subject: Requests.reservations, handle: async (r) => ok(await reservationsOf(db, idOf(r, "userId"))) },
+    endpoint({ name: "pay", subject: Requests.pay, messages: api.pay, handle: forward<PaymentView>("pay") }),
+    endpoint({ name: "cancel", subject: Requests.cancelReservation, messages: api.cancel, handle: forward<ReservationView>("cancel") }),
+    endpoint({ name: "payments", subject: Requests.payments, messages: api.payments, handle: async ({ userId }) => ok(await paymentsOf(db, userId)) }),
+    endpoint({
+      name: "reservations",
+      subject: Requests.reservations,
+      messages: api.reservations,
+      handle: async ({ userId }) => ok(await reservationsOf(db, userId)),
+    }),
   ]);
 }

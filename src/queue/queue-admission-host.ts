@@ -10,20 +10,19 @@ import { endOfTurn, mailboxDepth, type CommitInput } from "../../actors/durable-
 import { queueAdmissionMachine, type QueueCommand, type QueueOp, type QueueRequest, type QueueSnapshot } from "../../actors/queue-admission";
 import { QueueView, viewChangesOf, viewStateOf } from "../../actors/queue-view";
 import type { Publisher } from "../shared/bus";
-import { decode, fail, ok, type Reply } from "../shared/codec";
+import { fail, ok, type Reply } from "../shared/codec";
 import type { Config } from "../shared/config";
 import type { Database } from "../shared/db";
 import { storeCall } from "../shared/db/port";
-import { AppError } from "../shared/errors";
 import { log } from "../shared/log";
 import { Mailbox } from "../shared/mailbox";
 import { observe, queueAdmissions, timedCommit } from "../shared/metrics";
-import { addService, idOf } from "../shared/nats-service";
+import { addService, endpoint, listen } from "../shared/nats-service";
 import { settled, whenFenced, type Lease, type OwnerHost } from "../cluster/ownership";
 import { queueEntity, queueIdOf, type Entity } from "../cluster/ownership-store";
-import { Events, GLOBAL_QUEUE, QueueViews, queueSubject, type ConcertUpdatedEvent, type QueueCommandName } from "../shared/subjects";
+import { Api, PaymentCompleted, type QueueViewHeartbeat, type QueueViewSnapshot } from "../shared/messages";
+import { Events, GLOBAL_QUEUE, message, QueueViews, queueSubject, type Outgoing } from "../shared/subjects";
 import { commitQueue, loadQueue } from "./queue-store";
-import type { QueueViewChanges, QueueViewHeartbeat, QueueViewSnapshot } from "./queue-views";
 
 /** How often an owner tells every instance which version of its queues it has committed. */
 const HEARTBEAT_MS = 50;
@@ -47,28 +46,26 @@ function newToken(queueId: number): string {
   return queueId === GLOBAL_QUEUE ? secret : `${queueId}.${secret}`;
 }
 
-const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+const iso = (ms: number) => new Date(ms).toISOString();
 
-function domainEvent(queueId: number, op: QueueOp): [string, unknown] {
+function domainEvent(queueId: number, op: QueueOp): Outgoing {
   switch (op.type) {
     case "issued":
-      return [Events.token(queueId, "issued"), { queueId, tokenId: tokenFingerprint(op.token), userId: op.userId, seq: op.seq, status: op.status }];
+      return message(Events.token(queueId, "issued"), { queueId, tokenId: tokenFingerprint(op.token), userId: op.userId, seq: op.seq, status: op.status });
     case "activated":
-      return [Events.token(queueId, "activated"), { queueId, tokenId: tokenFingerprint(op.token), userId: op.userId, expiresAt: iso(op.expiresAt) }];
+      return message(Events.token(queueId, "activated"), { queueId, tokenId: tokenFingerprint(op.token), userId: op.userId, expiresAt: iso(op.expiresAt) });
     case "expired":
-      return [Events.token(queueId, "expired"), { queueId, tokenId: tokenFingerprint(op.token), userId: op.userId, reason: op.reason }];
+      return message(Events.token(queueId, "expired"), { queueId, tokenId: tokenFingerprint(op.token), userId: op.userId, reason: op.reason });
     case "drawn":
-      return [Events.queueOpened(queueId), { queueId, openedAt: iso(op.at), drawn: op.tokens.length }];
-    case "concertUpdated": {
-      const body: ConcertUpdatedEvent = {
+      return message(Events.queueOpened(queueId), { queueId, openedAt: iso(op.at), drawn: op.tokens.length });
+    case "concertUpdated":
+      return message(Events.concertUpdated(queueId), {
         concertId: queueId,
         title: op.title,
         venue: op.venue,
-        saleOpensAt: iso(op.opensAt)!,
-        saleClosesAt: iso(op.closesAt),
-      };
-      return [Events.concertUpdated(queueId), body];
-    }
+        saleOpensAt: iso(op.opensAt),
+        saleClosesAt: op.closesAt === undefined ? null : iso(op.closesAt),
+      });
   }
 }
 
@@ -109,12 +106,8 @@ export class QueueAdmissionHost implements OwnerHost {
     this.observeQueues();
     // A payment ends its user's turn in the global queue and in the concert's: the payment's transaction already
     // expired those tokens, the actors free the places.
-    this.payments = nc.subscribe(Events.allPayments, {
-      callback: (error, msg) => {
-        if (error) return;
-        const { userId, concertId } = decode<{ userId: number; concertId?: number }>(msg.data);
-        for (const queueId of new Set([GLOBAL_QUEUE, concertId ?? GLOBAL_QUEUE])) this.owned.get(queueId)?.mailbox.post({ type: "paid", userId });
-      },
+    this.payments = listen(nc, Events.allPayments, PaymentCompleted, ({ userId, concertId }) => {
+      for (const queueId of new Set([GLOBAL_QUEUE, concertId])) this.owned.get(queueId)?.mailbox.post({ type: "paid", userId });
     });
     this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
   }
@@ -140,7 +133,8 @@ export class QueueAdmissionHost implements OwnerHost {
           this.publishChanges(owned, input.ops);
           for (const op of input.ops) {
             if (op.type === "activated" || (op.type === "issued" && op.status === "ACTIVE")) queueAdmissions.inc({ queue: queueId });
-            bus.publish(...domainEvent(queueId, op));
+            const { subject, body } = domainEvent(queueId, op);
+            bus.publish(subject, body);
           }
           return input.ops.map(() => null);
         }),
@@ -154,8 +148,7 @@ export class QueueAdmissionHost implements OwnerHost {
     const changes = viewChangesOf(ops, tokenFingerprint);
     for (const change of changes) committed.view.apply(change);
     committed.version++;
-    const message: QueueViewChanges = { queueId: owned.queueId, incarnation: committed.incarnation, version: committed.version, changes };
-    this.bus.publish(QueueViews.changes(owned.queueId), message);
+    this.bus.publish(QueueViews.changes(owned.queueId), { queueId: owned.queueId, incarnation: committed.incarnation, version: committed.version, changes });
   }
 
   /** Which version of each queue this instance has committed: read models notice what they missed, or that it is alive. */
@@ -164,7 +157,7 @@ export class QueueAdmissionHost implements OwnerHost {
     for (const { queueId, committed, lease } of this.owned.values()) {
       if (committed && lease.valid()) queues.push([queueId, committed.incarnation, committed.version]);
     }
-    if (queues.length > 0) this.bus.publish(QueueViews.heartbeat, { queues } satisfies QueueViewHeartbeat);
+    if (queues.length > 0) this.bus.publish(QueueViews.heartbeat, { queues });
   }
 
   /** The committed model of a queue this instance serves now; what its instance's read side answers from. */
@@ -226,21 +219,19 @@ export class QueueAdmissionHost implements OwnerHost {
     };
     this.owned.set(queueId, owned);
     this.actorOf(owned);
-    const endpoint = (name: QueueCommandName, command: (request: Record<string, unknown>) => QueueRequest) => ({
-      name,
-      subject: queueSubject(queueId, name),
-      handle: (request: Record<string, unknown>) => this.ask(owned, command(request)),
-    });
+    const api = Api["queue-admission"];
+    // The actor answers each command with its endpoint's response (the end-to-end tests check it against the schema).
+    const ask = (command: QueueRequest) => this.ask(owned, command) as Promise<Reply<never>>;
     owned.service = await addService(
       this.nc,
       "queue-admission",
       queueId === GLOBAL_QUEUE ? "전체 대기열: 토큰 발급과 입장" : `콘서트 ${queueId}의 대기열과 예매 기간`,
       [
-        endpoint("enter", (r) => ({ type: "enter", userId: idOf(r, "userId") })),
-        endpoint("status", (r) => ({ type: "status", userId: idOf(r, "userId"), token: tokenOf(r) })),
-        endpoint("leave", (r) => ({ type: "leave", userId: idOf(r, "userId"), token: tokenOf(r) })),
-        endpoint("update", (r) => ({ type: "update", ...concertEditOf(r) })),
-        { name: "view", subject: queueSubject(queueId, "view"), handle: () => this.viewOf(owned) },
+        endpoint({ name: "enter", subject: queueSubject(queueId, "enter"), messages: api.enter, handle: (r) => ask({ type: "enter", ...r }) }),
+        endpoint({ name: "status", subject: queueSubject(queueId, "status"), messages: api.status, handle: (r) => ask({ type: "status", ...r }) }),
+        endpoint({ name: "leave", subject: queueSubject(queueId, "leave"), messages: api.leave, handle: (r) => ask({ type: "leave", ...r }) }),
+        endpoint({ name: "update", subject: queueSubject(queueId, "update"), messages: api.update, handle: (r) => ask({ type: "update", ...r }) }),
+        endpoint({ name: "view", subject: queueSubject(queueId, "view"), messages: api.view, handle: () => this.viewOf(owned) }),
       ],
       { queue: String(queueId), instance: this.instance, epoch: String(lease.epoch) },
     );
@@ -284,29 +275,4 @@ export class QueueAdmissionHost implements OwnerHost {
     this.payments.unsubscribe();
     for (const queueId of [...this.owned.keys()]) void this.relinquish(queueEntity(queueId), false);
   }
-}
-
-function tokenOf(request: Record<string, unknown>): string {
-  const token = request.token;
-  if (typeof token !== "string" || token.length === 0 || token.length > 160) throw new AppError("invalid_token");
-  return token;
-}
-
-/** An operator's edit as the admin service sends it: strings and epoch milliseconds, `closesAt: null` for open-ended. */
-function concertEditOf(request: Record<string, unknown>) {
-  const text = (field: string) => {
-    const value = request[field];
-    if (value === undefined) return undefined;
-    if (typeof value !== "string" || value.length < 1 || value.length > 200) throw new AppError("invalid_request");
-    return value;
-  };
-  const time = (field: string) => {
-    const value = request[field];
-    if (value === undefined || value === null) return value;
-    if (typeof value !== "number" || !Number.isSafeInteger(value)) throw new AppError("invalid_request");
-    return value;
-  };
-  const opensAt = time("opensAt");
-  if (opensAt === null) throw new AppError("invalid_request");
-  return { title: text("title"), venue: text("venue"), opensAt, closesAt: time("closesAt") };
 }

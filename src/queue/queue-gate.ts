@@ -4,7 +4,8 @@
 // token's queue actor, which stays the authority.
 import type { Bus } from "../shared/bus";
 import { AppError } from "../shared/errors";
-import { QUEUE_TOKEN_FORMAT, queueOfToken, queueSubject, type QueueStatus } from "../shared/subjects";
+import { QUEUE_TOKEN_FORMAT, queueOfToken, queueSubject } from "../shared/subjects";
+import type { QueueStatus } from "../shared/messages";
 import type { QueueViews } from "./queue-views";
 
 export class QueueGate {

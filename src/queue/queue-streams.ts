@@ -2,10 +2,9 @@
 // queues (queue-views.ts). The status at once; then a new one when the position or status changes, positions at most
 // once a second for all streams together (one pass over the streams per second), an admission at once; a ping
 // comment every 15 s; after the ACTIVE status the stream ends. A stream costs a map entry and a socket, no timer.
-import type { ViewChange } from "../../actors/queue-view";
 import { AppError, errorBody } from "../shared/errors";
 import { observe } from "../shared/metrics";
-import type { QueueStatus } from "../shared/subjects";
+import type { QueueStatus, ViewChange } from "../shared/messages";
 import type { QueueViews } from "./queue-views";
 
 const encoder = new TextEncoder();
@@ -125,7 +124,7 @@ export class QueueStreams {
     for (const change of changes) {
       if (change.type !== "activated" && change.type !== "expired") continue;
       for (const stream of byToken.get(change.fp) ?? []) {
-        const entry = view.lookup(change.fp);
+        const entry = view.lookup(change.fp, Date.now());
         if (entry) this.send(stream, event("status", view.statusOfEntry(entry, Date.now())));
         else this.send(stream, event("error", errorBody("not_found_in_queue")));
         this.end(stream);
@@ -144,7 +143,7 @@ export class QueueStreams {
       this.dirty.delete(queueId);
       if (!byToken) continue;
       for (const [fp, set] of byToken) {
-        const entry = view.lookup(fp);
+        const entry = view.lookup(fp, now);
         if (!entry) continue;
         const status = view.statusOfEntry(entry, now);
         for (const stream of set) {

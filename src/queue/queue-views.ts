@@ -6,31 +6,22 @@
 // it ask the owner for the whole committed model and start again from there. A copy answers only while it is whole
 // and has heard from the owner within the last 250 ms; otherwise the answer is 503, never a position that may be wrong.
 import type { Subscription } from "nats";
-import { QueueView, type ViewChange, type ViewEntry, type ViewState } from "../../actors/queue-view";
+import { QueueView } from "../../actors/queue-view";
 import type { Bus } from "../shared/bus";
-import { decode } from "../shared/codec";
 import { AppError } from "../shared/errors";
 import { log } from "../shared/log";
-import { QUEUE_TOKEN_FORMAT, QueueViews as Subjects, queueOfToken, queueSubject, type QueueStatus } from "../shared/subjects";
+import {
+  checkerOf,
+  QueueViewChanges,
+  QueueViewHeartbeat,
+  QueueViewSnapshot,
+  type QueueStatus,
+  type ViewChange,
+  type ViewEntry,
+} from "../shared/messages";
+import { listen } from "../shared/nats-service";
+import { QUEUE_TOKEN_FORMAT, QueueViews as Subjects, queueOfToken, queueSubject } from "../shared/subjects";
 import { tokenFingerprint } from "./queue-admission-host";
-
-/** What an owner publishes after each commit of a queue. */
-export interface QueueViewChanges {
-  queueId: number;
-  incarnation: string;
-  version: number;
-  changes: ViewChange[];
-}
-/** Every 50 ms, per owner: each owned queue's incarnation and committed version. */
-export interface QueueViewHeartbeat {
-  queues: [queueId: number, incarnation: string, version: number][];
-}
-/** The owner's answer to `rsv.queue.<id>.view`. */
-export interface QueueViewSnapshot {
-  incarnation: string;
-  version: number;
-  state: ViewState;
-}
 
 /** A copy older than this is not trusted: the contract's bound on how old a status may be. */
 export const MAX_STALENESS_MS = 250;
@@ -85,8 +76,8 @@ export class QueueViews {
 
   start(): void {
     this.subscriptions = [
-      this.bus.nc.subscribe(Subjects.allChanges, { callback: (error, msg) => error || this.onChanges(decode<QueueViewChanges>(msg.data)) }),
-      this.bus.nc.subscribe(Subjects.heartbeat, { callback: (error, msg) => error || this.onHeartbeat(decode<QueueViewHeartbeat>(msg.data)) }),
+      listen(this.bus.nc, Subjects.allChanges, QueueViewChanges, (message) => this.onChanges(message)),
+      listen(this.bus.nc, Subjects.heartbeat, QueueViewHeartbeat, (heartbeat) => this.onHeartbeat(heartbeat)),
     ];
   }
 
@@ -122,7 +113,7 @@ export class QueueViews {
     const queueId = queueOfToken(token);
     const fp = tokenFingerprint(token);
     const found = (view: QueueView) => {
-      const entry = view.lookup(fp);
+      const entry = view.lookup(fp, this.now());
       return entry ? ({ kind: "found", queueId, fp, view, entry } as const) : undefined;
     };
     const owned = this.owned.committedView(queueId);
@@ -232,7 +223,8 @@ export class QueueViews {
   private resync(t: Tracked): Promise<void> {
     t.syncing ??= (async () => {
       try {
-        const snapshot = await this.bus.request<QueueViewSnapshot>(queueSubject(t.queueId, "view"), {});
+        const snapshot = await this.bus.request<unknown>(queueSubject(t.queueId, "view"), {});
+        if (!checkerOf(QueueViewSnapshot).Check(snapshot)) throw new Error(`queue ${t.queueId}: malformed snapshot`);
         const view = new QueueView(this.rules, snapshot.state);
         const later = t.buffer.filter((m) => m.incarnation === snapshot.incarnation && m.version > snapshot.version);
         Object.assign(t, { view, incarnation: snapshot.incarnation, version: snapshot.version });

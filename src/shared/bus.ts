@@ -5,6 +5,7 @@ import { AppError } from "./errors";
 import { natsRequestDuration, subjectKind } from "./metrics";
 import type { NatsConfig } from "./config";
 import { connectNats } from "./nats-connection";
+import type { Topic } from "./subjects";
 
 export type Publisher = Pick<Bus, "publish">;
 
@@ -17,7 +18,8 @@ export interface Bus {
   request<T>(subject: string, payload: unknown, requestId?: string, timeoutMs?: number): Promise<T>;
   /** The same, for a large reply handed on as it came: its data as JSON text, never parsed here. */
   requestText(subject: string, payload: unknown, requestId?: string): Promise<string>;
-  publish(subject: string, payload: unknown): void;
+  /** Publishes on a subject of messages.ts's scheme: the payload must be of the type its schema describes. */
+  publish<Body>(subject: Topic<Body>, payload: NoInfer<Body>): void;
   /** False while the connection is down; requests then fail fast with 503 instead of waiting out the timeout. */
   connected(): boolean;
   close(): Promise<void>;

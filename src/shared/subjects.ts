@@ -1,5 +1,20 @@
 // The NATS subject scheme: requests the HTTP side sends to the actors, and the domain events the actors publish.
-// Payload and reply shapes are the contract between the two sides; the README documents the same table.
+// What each subject carries is described in messages.ts; the README documents the same table.
+import type * as M from "./messages";
+
+/**
+ * A subject whose messages carry `Body`: `message()` pairs a body with its subject, so the compiler checks every
+ * published body against its schema's type.
+ */
+export type Topic<Body> = string & { readonly body?: Body };
+const topic = <Body>(subject: string) => subject as Topic<Body>;
+
+/** A message ready to publish, made by `message()` from a subject and a body of that subject's type. */
+export interface Outgoing {
+  readonly subject: Topic<unknown>;
+  readonly body: unknown;
+}
+export const message = <Body>(subject: Topic<Body>, body: NoInfer<Body>): Outgoing => ({ subject, body });
 
 export const Requests = {
   walletBalance: "rsv.wallet.balance",
@@ -54,166 +69,51 @@ export function queueOfToken(token: string): number {
  * version of each queue it has committed (`heartbeat`), so every instance keeps an exact, fresh copy.
  */
 export const QueueViews = {
-  changes: (queueId: number) => `rsv.view.queue.${queueId}`,
-  allChanges: "rsv.view.queue.*",
-  heartbeat: "rsv.view.heartbeat",
+  changes: (queueId: number) => topic<M.QueueViewChanges>(`rsv.view.queue.${queueId}`),
+  allChanges: topic<M.QueueViewChanges>("rsv.view.queue.*"),
+  heartbeat: topic<M.QueueViewHeartbeat>("rsv.view.heartbeat"),
 } as const;
 
-/** Domain events, published after the change they describe has committed. */
+interface SeatEvents {
+  held: M.SeatHeld;
+  released: M.SeatReleased;
+  reserved: M.ReservationSeats;
+  sold: M.ReservationSeats;
+}
+interface ReservationEvents {
+  created: M.ReservationCreated;
+  expired: M.ReservationSeats;
+  cancelled: M.ReservationSeats;
+  refunded: M.ReservationSeats;
+}
+interface PaymentEvents {
+  completed: M.PaymentCompleted;
+  refunded: M.PaymentRefunded;
+}
+interface TokenEvents {
+  issued: M.TokenIssued;
+  activated: M.TokenActivated;
+  expired: M.TokenExpired;
+}
+
+/** Domain events, published after the change they describe has committed; their schemas are messages.ts's DOMAIN_EVENTS. */
 export const Events = {
-  seat: (eventId: number, what: "held" | "released" | "reserved" | "sold") => `rsv.evt.event.${eventId}.seat.${what}`,
-  reservation: (eventId: number, what: "created" | "expired" | "cancelled" | "refunded") =>
-    `rsv.evt.event.${eventId}.reservation.${what}`,
-  payment: (eventId: number, what: "completed" | "refunded") => `rsv.evt.event.${eventId}.payment.${what}`,
-  token: (queueId: number, what: "issued" | "activated" | "expired") => `rsv.evt.queue.${queueId}.token.${what}`,
-  queueOpened: (queueId: number) => `rsv.evt.queue.${queueId}.opened`,
-  concertUpdated: (concertId: number) => `rsv.evt.concert.${concertId}.updated`,
-  walletCharged: "rsv.evt.wallet.charged",
-  ownership: (what: "acquired" | "released" | "lost") => `rsv.evt.ownership.${what}`,
-  allPayments: "rsv.evt.event.*.payment.completed",
-  allTokenExpiries: "rsv.evt.queue.*.token.expired",
-  allConcertUpdates: "rsv.evt.concert.*.updated",
+  seat: <W extends keyof SeatEvents>(eventId: number, what: W) => topic<SeatEvents[W]>(`rsv.evt.event.${eventId}.seat.${what}`),
+  reservation: <W extends keyof ReservationEvents>(eventId: number, what: W) =>
+    topic<ReservationEvents[W]>(`rsv.evt.event.${eventId}.reservation.${what}`),
+  payment: <W extends keyof PaymentEvents>(eventId: number, what: W) => topic<PaymentEvents[W]>(`rsv.evt.event.${eventId}.payment.${what}`),
+  token: <W extends keyof TokenEvents>(queueId: number, what: W) => topic<TokenEvents[W]>(`rsv.evt.queue.${queueId}.token.${what}`),
+  queueOpened: (queueId: number) => topic<M.QueueOpened>(`rsv.evt.queue.${queueId}.opened`),
+  concertUpdated: (concertId: number) => topic<M.ConcertUpdated>(`rsv.evt.concert.${concertId}.updated`),
+  walletCharged: topic<M.WalletCharged>("rsv.evt.wallet.charged"),
+  ownership: (what: "acquired" | "released" | "lost") => topic<M.OwnershipChanged>(`rsv.evt.ownership.${what}`),
+  allPayments: topic<M.PaymentCompleted>("rsv.evt.event.*.payment.completed"),
+  allTokenExpiries: topic<M.TokenExpired>("rsv.evt.queue.*.token.expired"),
+  allConcertUpdates: topic<M.ConcertUpdated>("rsv.evt.concert.*.updated"),
 } as const;
-
-// ---- payloads -------------------------------------------------------------------------------------------------
-
-export interface UserRequest {
-  userId: number;
-}
-export interface ChargeRequest extends UserRequest {
-  amount: number;
-}
-export interface Balance {
-  balance: number;
-}
-
-export type QueueStatusName = "WAITING" | "ACTIVE";
-export interface QueueTicket {
-  token: string;
-  queuePosition: number;
-  estimatedWaitingTime: number;
-  status: QueueStatusName;
-  expiresAt?: string;
-  /** While the user waits in a concert's pre-queue: when the sale opens and the pre-queue is drawn. */
-  opensAt?: string;
-}
-export interface QueueTokenRequest extends UserRequest {
-  token: string;
-}
-export type QueueStatus = Omit<QueueTicket, "token">;
-
-export interface Concert {
-  id: number;
-  title: string;
-  venue: string;
-  saleOpensAt: string;
-  /** null: the sale stays open. */
-  saleClosesAt: string | null;
-}
-/** What `rsv.evt.concert.<id>.updated` carries: the window as it now is, and the title or venue if they changed. */
-export interface ConcertUpdatedEvent {
-  concertId: number;
-  title?: string;
-  venue?: string;
-  saleOpensAt: string;
-  saleClosesAt: string | null;
-}
-/** An operator's edit of a concert: any of its fields; the sale window goes through the concert's queue actor. */
-export interface ConcertUpdate {
-  title?: string;
-  venue?: string;
-  saleOpensAt?: string;
-  saleClosesAt?: string | null;
-}
-export interface SectionSpec {
-  name: string;
-  price: number;
-  seats: number;
-}
-export interface NewConcertEvent {
-  id: number;
-  concertId: number;
-  startsAt: string;
-  totalSeats: number;
-}
-/** An operator's view of one event's sale. `revenue`: payments not refunded. */
-export interface EventSales {
-  concertEventId: number;
-  totalSeats: number;
-  available: number;
-  held: number;
-  reserved: number;
-  sold: number;
-  revenue: number;
-}
-/** An operator's view of one concert's queue. */
-export interface QueueReport {
-  concertId: number;
-  opensAt: string;
-  waiting: number;
-  active: number;
-  admittedTotal: number;
-}
-export interface ConcertEventSummary {
-  id: number;
-  concertId: number;
-  startsAt: string;
-  totalSeats: number;
-  availableSeats: number;
-}
 
 /**
  * The catalog's name in the NATS service API. `bun run monitor --summary` reads the SaleSummary from
  * `$SRV.STATS.catalog`: the stats of the endpoint on Requests.saleSummary carry it as their data.
  */
 export const CATALOG_SERVICE = "catalog";
-
-/** What `bun run monitor --summary` shows: seats by state per event, and the queue. */
-export interface SaleSummary {
-  events: { eventId: number; available: number; held: number; reserved: number; sold: number }[];
-  queue: { waiting: number; active: number };
-}
-
-export interface SeatView {
-  id: number;
-  seatNumber: string;
-  price: number;
-}
-export interface HoldView extends SeatView {
-  expirationTime: string;
-}
-export interface ReleasedSeatView {
-  id: number;
-  seatNumber: string;
-  status: "AVAILABLE";
-}
-/** Seat commands say which queue admitted the caller: a concert's queue admits to that concert's events only. */
-export interface AdmittedRequest extends UserRequest {
-  admittedTo: number;
-}
-export interface OccupyRequest extends AdmittedRequest {
-  seatId: number;
-}
-export interface ReserveRequest extends AdmittedRequest {
-  seatIds: number[];
-}
-export interface ReservationView {
-  id: number;
-  concertEventId: number;
-  totalSeats: number;
-  totalAmount: number;
-  createdAt: string;
-  status: "PENDING" | "PAID" | "EXPIRED" | "CANCELLED" | "REFUNDED";
-  expiresAt: string;
-  seatIds: number[];
-}
-export interface ReservationRequest extends UserRequest {
-  reservationId: number;
-}
-export interface PaymentView {
-  id: number;
-  reservationId: number;
-  amount: number;
-  status: "success" | "refunded";
-  paidAt: string;
-}

@@ -4,11 +4,11 @@ import type { NatsConnection, Service } from "nats";
 import { ok } from "../shared/codec";
 import type { Database } from "../shared/db";
 import { AppError } from "../shared/errors";
-import { addService, idOf } from "../shared/nats-service";
-import { Events, Requests, type Balance } from "../shared/subjects";
+import { addService, endpoint } from "../shared/nats-service";
+import { Events, Requests } from "../shared/subjects";
+import { Api, type Balance } from "../shared/messages";
 import type { Publisher } from "../shared/bus";
 
-export const MAX_CHARGE = 100_000_000;
 export const MAX_BALANCE = 1_000_000_000_000;
 
 export async function balanceOf(db: Database, userId: number): Promise<Balance> {
@@ -16,8 +16,8 @@ export async function balanceOf(db: Database, userId: number): Promise<Balance> 
   return { balance: row ? Number(row.balance) : 0 };
 }
 
+/** `amount` is the schema's (1 to MAX_CHARGE); that the balance stays within MAX_BALANCE is the one rule left here. */
 export async function charge(db: Database, userId: number, amount: number): Promise<Balance> {
-  if (!Number.isSafeInteger(amount) || amount < 1 || amount > MAX_CHARGE) throw new AppError("invalid_amount");
   return db.transaction(async (tx) => {
     const rows = await tx.query(
       `INSERT INTO wallets (user_id, balance) VALUES ($1, $2)
@@ -34,22 +34,21 @@ export async function charge(db: Database, userId: number, amount: number): Prom
 
 export function startWalletService(nc: NatsConnection, db: Database, bus: Publisher): Promise<Service> {
   return addService(nc, "wallet", "잔액 조회와 충전", [
-    {
+    endpoint({
       name: "balance",
       subject: Requests.walletBalance,
-      handle: async (request) => ok(await balanceOf(db, idOf(request, "userId"))),
-    },
-    {
+      messages: Api.wallet.balance,
+      handle: async ({ userId }) => ok(await balanceOf(db, userId)),
+    }),
+    endpoint({
       name: "charge",
       subject: Requests.walletCharge,
-      handle: async (request) => {
-        const userId = idOf(request, "userId");
-        const amount = request.amount;
-        if (typeof amount !== "number") throw new AppError("invalid_amount");
+      messages: Api.wallet.charge,
+      handle: async ({ userId, amount }) => {
         const result = await charge(db, userId, amount);
         bus.publish(Events.walletCharged, { userId, amount, balance: result.balance });
         return ok(result);
       },
-    },
+    }),
   ]);
 }
