@@ -198,29 +198,41 @@ function paymentRounds(run: Placed<Of<"paid">>[]): Placed<Of<"paid">>[][] {
  */
 async function payRound(tx: Queryable, round: Placed<Of<"paid">>[]): Promise<Map<number, number>> {
   const ops = round.map(({ op }) => op);
+  const seats = ops.flatMap((op) => op.seatIds.map((seatId) => ({ reservationId: op.reservationId, seatId })));
+  // Each part joins the parameters themselves, not the CTE's output, so the planner sees how few rows there are and
+  // goes through the primary keys instead of scanning seats or reservations.
   const rows = await tx.query(
-    `WITH p AS (SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS p(user_id, amount, reservation_id, paid_at)),
-          debit AS (UPDATE wallets w SET balance = w.balance - p.amount FROM p
-                     WHERE w.user_id = p.user_id AND w.balance >= p.amount RETURNING p.*),
-          confirmed AS (UPDATE reservations r SET status = 'PAID' FROM debit d
-                         WHERE r.id = d.reservation_id AND r.status = 'PENDING' RETURNING r.id),
-          sold AS (UPDATE seats s SET status = 'SOLD' FROM debit d
-                    WHERE s.reservation_id = d.reservation_id AND s.status = 'RESERVED' RETURNING s.id),
+    `WITH debit AS (UPDATE wallets w SET balance = w.balance - u.amount FROM unnest($1::bigint[], $2::bigint[]) AS u(user_id, amount)
+                     WHERE w.user_id = u.user_id AND w.balance >= u.amount RETURNING w.user_id),
+          p AS (SELECT u.* FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u(user_id, amount, reservation_id, paid_at)
+                 WHERE u.user_id IN (SELECT user_id FROM debit)),
+          confirmed AS (UPDATE reservations r SET status = 'PAID' FROM unnest($3::bigint[]) AS u(id)
+                         WHERE r.id = u.id AND r.status = 'PENDING' AND u.id IN (SELECT reservation_id FROM p) RETURNING r.id),
+          sold AS (UPDATE seats s SET status = 'SOLD' FROM unnest($5::bigint[], $6::bigint[]) AS u(reservation_id, seat_id)
+                    WHERE s.id = u.seat_id AND s.reservation_id = u.reservation_id AND s.status = 'RESERVED'
+                      AND u.reservation_id IN (SELECT reservation_id FROM p) RETURNING s.id),
           payment AS (INSERT INTO payments (reservation_id, user_id, amount, status, paid_at)
-                      SELECT reservation_id, user_id, amount, 'success', ${fromEpochMs("paid_at")} FROM debit
+                      SELECT reservation_id, user_id, amount, 'success', ${fromEpochMs("paid_at")} FROM p
                       RETURNING id, reservation_id, user_id, amount, paid_at),
           ledger AS (INSERT INTO wallet_ledger (user_id, amount, kind, payment_id, created_at)
                      SELECT user_id, -amount, 'payment', id, paid_at FROM payment),
-          turn AS (UPDATE queue_tokens q SET status = 'EXPIRED', expires_at = ${fromEpochMs("d.paid_at")} FROM debit d
-                    WHERE q.user_id = d.user_id AND q.status = 'ACTIVE')
+          turn AS (UPDATE queue_tokens q SET status = 'EXPIRED', expires_at = ${fromEpochMs("p.paid_at")} FROM p
+                    WHERE q.user_id = p.user_id AND q.status = 'ACTIVE')
      SELECT reservation_id, id, (SELECT count(*) FROM confirmed)::int AS confirmed, (SELECT count(*) FROM sold)::int AS sold
        FROM payment`,
-    [ops.map((op) => op.userId), ops.map((op) => op.amount), ops.map((op) => op.reservationId), ops.map((op) => op.paidAt)],
+    [
+      ops.map((op) => op.userId),
+      ops.map((op) => op.amount),
+      ops.map((op) => op.reservationId),
+      ops.map((op) => op.paidAt),
+      seats.map((s) => s.reservationId),
+      seats.map((s) => s.seatId),
+    ],
   );
   const paid = new Map(rows.map((row) => [Number(row.reservation_id), Number(row.id)]));
   if (rows.length > 0) {
-    const seats = ops.filter((op) => paid.has(op.reservationId)).reduce((n, op) => n + op.seatIds.length, 0);
-    expectCounts(rows[0], { confirmed: rows.length, sold: seats });
+    const sold = ops.filter((op) => paid.has(op.reservationId)).reduce((n, op) => n + op.seatIds.length, 0);
+    expectCounts(rows[0], { confirmed: rows.length, sold });
   }
   return paid;
 }
