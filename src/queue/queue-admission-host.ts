@@ -4,7 +4,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { NatsConnection, Service, Subscription } from "nats";
 import { createActor, fromPromise, type Actor } from "xstate";
-import { endOfTurn, mailboxDepth, type CommitInput } from "../../actors/durable-entity";
+import { endOfTurn, mailboxDepth, pipelined, type CommitInput } from "../../actors/durable-entity";
 import { queueAdmissionMachine, type QueueCommand, type QueueOp, type QueueRequest, type QueueSnapshot } from "../../actors/queue-admission";
 import type { Publisher } from "../shared/bus";
 import { decode, fail, type Reply } from "../shared/codec";
@@ -67,20 +67,21 @@ export class QueueAdmissionHost implements OwnerHost {
 
   private logicFor(lease: Lease) {
     const { db, bus } = this;
+    const commit = pipelined(async (input: CommitInput<QueueOp>) => {
+      await timedCommit("queue", input.ops.length, () => storeCall("queue", commitQueue(db, lease.epoch, input.ops))).catch(
+        whenFenced(lease, "queue", QUEUE_ENTITY),
+      );
+      for (const op of input.ops) {
+        if (op.type === "activated" || (op.type === "issued" && op.status === "ACTIVE")) queueAdmissions.inc();
+        bus.publish(...domainEvent(op));
+      }
+      return input.ops.map(() => null);
+    });
     return queueAdmissionMachine.provide({
       actors: {
         gather: endOfTurn,
         load: fromPromise<QueueSnapshot | null, { key: number }>(() => storeCall("queue", loadQueue(db))),
-        commit: fromPromise(async ({ input }: { input: CommitInput<QueueOp> }) => {
-          await timedCommit("queue", input.ops.length, () => storeCall("queue", commitQueue(db, lease.epoch, input.ops))).catch(
-            whenFenced(lease, "queue", QUEUE_ENTITY),
-          );
-          for (const op of input.ops) {
-            if (op.type === "activated" || (op.type === "issued" && op.status === "ACTIVE")) queueAdmissions.inc();
-            bus.publish(...domainEvent(op));
-          }
-          return input.ops.map(() => null);
-        }),
+        commit: fromPromise(({ input }: { input: CommitInput<QueueOp> }) => commit(input)),
       },
     });
   }
@@ -92,6 +93,7 @@ export class QueueAdmissionHost implements OwnerHost {
         key: 0,
         // The queue never passivates; the idle timer only needs a finite value.
         idleMs: 86_400_000,
+        maxCommitsInFlight: this.config.actorCommitsInFlight,
         maxActive: this.config.queueMaxActive,
         activeTtlMs: this.config.queueActiveTtlMs,
         now: Date.now,
