@@ -8,7 +8,8 @@
 // Then it audits the database, and measures resident memory with 100 events × 1,000 seats loaded and after idle
 // actors have stopped. On the PostgreSQL server it also runs the service as 1, 2 and 3 instances behind a round-robin
 // load generator. Options: --quick (smaller run), --only pglite|postgres, --scale-only (just the instances table),
-// --compare DIR (also run the service of another checkout, e.g. the main branch, as "before", for an A/B in one run).
+// --compare DIR (also run the service of another checkout, e.g. the main branch, as "before", for an A/B in one run),
+// --rush-only (no instances table, no memory).
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     quick: { type: "boolean", default: false },
     only: { type: "string" },
     "scale-only": { type: "boolean", default: false },
+    "rush-only": { type: "boolean", default: false },
     compare: { type: "string" },
   },
 });
@@ -377,7 +379,7 @@ try {
       if (!audit.ok) lines.push(audit.out);
     }
   }
-  if (values.only !== "pglite" && (await postgresAvailable())) {
+  if (values.only !== "pglite" && !values["rush-only"] && (await postgresAvailable())) {
     const runs = await scaleOut(nats);
     lines.push(`\n### Instances (PostgreSQL server, round-robin over the instances)\n`);
     lines.push(row(["instances", "queue tokens req/s", "tokens p99 ms", "occupy req/s", "occupy p99 ms", "occupy 200", "other than 200/409", "audit"]));
@@ -387,7 +389,7 @@ try {
       lines.push(row([instances, queue.rps, queue.p99, occupy.rps, occupy.p99, occupy.statuses["200"] ?? 0, other, audit ? "clean" : "VIOLATIONS"]));
     }
   }
-  if (values.only !== "postgres" && !values["scale-only"]) {
+  if (values.only !== "postgres" && !values["scale-only"] && !values["rush-only"]) {
     console.error("— memory");
     const m = await memory(nats);
     lines.push(`\n### Memory (PGlite, 100 events × 1,000 seats)\n`);
