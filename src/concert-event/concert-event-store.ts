@@ -127,13 +127,14 @@ type Of<T extends EventOp["type"]> = Extract<EventOp, { type: T }>;
 /** An op with its place in the batch, so results go back in the actor's order whatever order the statements take. */
 type Placed<Op extends EventOp = EventOp> = { op: Op; at: number };
 
+/** Seats are found by their ids: reservation_id has no index, and a lookup by it scanned every seat of every event. */
 async function endReservation(tx: Queryable, op: Of<"reservationEnded">): Promise<void> {
   const [row] = await tx.query(
     `WITH ended AS (UPDATE reservations SET status = $2 WHERE id = $1 AND status = 'PENDING' RETURNING id),
           freed AS (UPDATE seats SET status = 'AVAILABLE', user_id = NULL, reservation_id = NULL
-                     WHERE reservation_id = $1 AND status = 'RESERVED' RETURNING id)
+                     WHERE id = ANY($3::bigint[]) AND reservation_id = $1 AND status = 'RESERVED' RETURNING id)
      SELECT (SELECT count(*) FROM ended)::int AS ended, (SELECT count(*) FROM freed)::int AS freed`,
-    [op.reservationId, op.status],
+    [op.reservationId, op.status, op.seatIds],
   );
   expectCounts(row, { ended: 1, freed: op.seatIds.length });
 }
