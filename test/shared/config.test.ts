@@ -20,6 +20,14 @@ describe("configuration", () => {
     expect(loadConfig({ NATS_URL: "nats://a:4222, nats://b:4222" }).natsServers).toEqual(["nats://a:4222", "nats://b:4222"]);
   });
 
+  test("commits are pipelined on PGlite and one at a time on a PostgreSQL server, unless set", () => {
+    expect(loadConfig({}).actorCommitsInFlight).toBe(2);
+    expect(loadConfig({ DATABASE_URL: "memory://" }).actorCommitsInFlight).toBe(2);
+    expect(loadConfig({ DATABASE_URL: "postgres://db/x" }).actorCommitsInFlight).toBe(1);
+    expect(loadConfig({ DATABASE_URL: "postgres://db/x", ACTOR_COMMITS_IN_FLIGHT: "2" }).actorCommitsInFlight).toBe(2);
+    expect(() => loadConfig({ ACTOR_COMMITS_IN_FLIGHT: "3" })).toThrow("ACTOR_COMMITS_IN_FLIGHT must be between 1 and 2, got 3");
+  });
+
   test("bad values stop the start with a clear message", () => {
     const message = (env: Record<string, string>) => {
       try {
