@@ -194,8 +194,8 @@ function paymentRounds(run: Placed<Of<"paid">>[]): Placed<Of<"paid">>[][] {
 
 /**
  * A round of payments (distinct users) as one statement: debit with a balance check, confirm, sell, record, enter in
- * the ledger and end the queue turn. Every part after the debit joins the debited rows, so a short balance refuses
- * that payment alone and the others of the round go through. Returns the payment id for each reservation paid.
+ * the ledger and end the queue turn. Every part after the debit keeps only the payments whose debit went through, so
+ * a short balance refuses that payment alone and the others of the round go through. Returns the payment id for each reservation paid.
  */
 async function payRound(tx: Queryable, round: Placed<Of<"paid">>[]): Promise<Map<number, number>> {
   const ops = round.map(({ op }) => op);

@@ -159,6 +159,20 @@ for (const dbCase of await databaseCases()) {
       expect(await statuses([...mine!.seats, ...notHeld])).toEqual(["RESERVED", "AVAILABLE"]);
     });
 
+    test("a payment the schema refuses (its reservation was paid already) fails the whole batch, as the last line of defence", async () => {
+      await fund(61, 200_000);
+      const [once] = await reserveFor([[61, 1]]);
+      expect((await commit([paid(once!, 61)]))[0]).toMatchObject({ paymentId: expect.any(Number) });
+      const seat = take(1);
+      await commit([held(seat[0]!, 62)]);
+      // Sent at once with a reservation ahead of it: the refused payment rolls that back too.
+      const error = await commit([reserved("alongside", 62, seat), paid(once!, 61)]).catch((e) => e);
+      expect(error).toBeInstanceOf(Error);
+      expect(await balance(61)).toBe(150_000);
+      expect(await statuses(seat)).toEqual(["HELD"]);
+      expect(await verify(db)).toEqual([]);
+    });
+
     test("the event loads back as committed", async () => {
       const snapshot = (await loadConcertEvent(db, eventId))!;
       const sold = snapshot.seats.filter((s) => s.status === "SOLD").length;
