@@ -3,6 +3,12 @@
 // flight the next one fills up; a reply leaves only after the transaction holding its change has committed.
 // A failed commit fails every command waiting on it and reloads the entity, so memory never drifts from the database.
 //
+// With `maxCommitsInFlight: 2` (pipelining) the next group is handed to `commit` while the previous one is still in
+// flight, marked `after`: the host starts it only once the previous one has committed (see `pipelined`), so the
+// database gets it without waiting for this actor's turn to come round. Its replies wait until it and every group
+// before it have committed; a failure fails that group and every later one, and the reload waits until no commit
+// is in flight any more, so it reads everything that did land.
+//
 // No I/O in here. The database comes in as the `load` and `commit` actors the host provides, time as `input.now`
 // plus the actor's clock (which tests replace with SimulatedClock), and replies as the `replyTo` each command carries.
 // The host may also provide `gather`, which settles once the commands that arrived together have all been delivered
@@ -37,11 +43,15 @@ export interface EntityInput {
   /** Stop after this long idle and dormant (Akka-style passivation); the next command starts it again. */
   idleMs: number;
   now: () => number;
+  /** Groups committing at once: 1 (the default) or 2, pipelined. */
+  maxCommitsInFlight?: number;
 }
 
 export interface CommitInput<Op> {
   key: number;
   ops: Op[];
+  /** The previous group is still in flight: this one may commit only after it has (see `pipelined`). */
+  after: boolean;
 }
 
 interface Waiter {
@@ -53,6 +63,18 @@ interface Batch<Op> {
   ops: Op[];
   waiters: Waiter[];
 }
+
+/** A group handed to `commit`, and what became of it. */
+interface Flight<Op> extends Batch<Op> {
+  /** The child actor committing it (an id is free again once its flight has landed). */
+  slot: Slot;
+  /** What the commit returned: held until every earlier flight has landed too. */
+  results?: unknown[];
+  failed?: unknown;
+}
+
+const SLOTS = ["commit0", "commit1"] as const;
+type Slot = (typeof SLOTS)[number];
 
 type Command = EventObject & { replyTo?: ReplyTo };
 type Tick = { type: "tick" };
@@ -68,8 +90,8 @@ interface Context<Input, Model, Op> {
   model: Model | undefined;
   /** Changes applied in memory that the next transaction will carry. */
   next: Batch<Op>;
-  /** The transaction being committed right now. */
-  inflight: Batch<Op>;
+  /** The groups being committed right now, oldest first. */
+  flights: Flight<Op>[];
   /** Commands that arrived while the entity was loading. */
   stash: Command[];
   /** When the expiry timer is set to fire, so commands only touch the timer when they move it earlier. */
@@ -91,8 +113,22 @@ export const endOfTurn = fromPromise<void>(() => new Promise((resolve) => setImm
 const emptyBatch = <Op>(): Batch<Op> => ({ ops: [], waiters: [] });
 
 /** Commands accepted but not yet answered: the actor's mailbox depth, for monitoring. */
-export function mailboxDepth(context: { next: Batch<unknown>; inflight: Batch<unknown>; stash: unknown[] }): number {
-  return context.next.waiters.length + context.inflight.waiters.length + context.stash.length;
+export function mailboxDepth(context: { next: Batch<unknown>; flights: Batch<unknown>[]; stash: unknown[] }): number {
+  return context.next.waiters.length + context.flights.reduce((n, f) => n + f.waiters.length, 0) + context.stash.length;
+}
+
+/**
+ * The host's side of pipelining: wraps its commit so that one marked `after` starts only once the commit before it
+ * has succeeded, and fails with that commit's error if it did not. Commits then reach the database in the order the
+ * actor decided them, and a group never lands without the one it was decided after.
+ */
+export function pipelined<Input extends { after: boolean }, Output>(commit: (input: Input) => Promise<Output>) {
+  let previous: Promise<unknown> = Promise.resolve();
+  return (input: Input): Promise<Output> => {
+    const run = input.after ? previous.then(() => commit(input)) : commit(input);
+    previous = run;
+    return run;
+  };
 }
 
 function errorCodeOf(error: unknown): ErrorCode {
@@ -116,7 +152,23 @@ export function durableEntity<
   type Ctx = Context<Input, Model, Op>;
 
   /** A reply may not reveal a change that is not durable yet, so it waits behind anything uncommitted. */
-  const hasUncommitted = (c: Ctx) => c.inflight.ops.length > 0 || c.next.ops.length > 0 || c.next.waiters.length > 0;
+  const hasUncommitted = (c: Ctx) => c.flights.length > 0 || c.next.ops.length > 0 || c.next.waiters.length > 0;
+  const landed = (f: Flight<Op>) => f.results !== undefined || f.failed !== undefined;
+  /** Replies to send: the waiters of the flights at the front that committed (settled in order), then followers. */
+  function settleLanded(context: Ctx): Waiter[] {
+    const replies: Waiter[] = [];
+    while (context.flights[0]?.results) {
+      const flight = context.flights.shift()!;
+      context.model!.settle(flight.ops, flight.results as Result[]);
+      replies.push(...flight.waiters);
+    }
+    // Replies that only waited for the commits (no change of their own) go out with the last of them.
+    if (context.flights.length === 0 && context.next.ops.length === 0) {
+      replies.push(...context.next.waiters);
+      context.next = emptyBatch<Op>();
+    }
+    return replies;
+  }
   // The command list is data, so XState cannot type these transitions; the action names are checked at runtime.
   /** The slice of XState's enqueue that timer scheduling uses. */
   type Enqueue = {
@@ -137,6 +189,17 @@ export function durableEntity<
   const on = (actions: unknown): Record<string, { actions: any }> =>
     Object.fromEntries([...spec.commands, "commands"].map((type) => [type, { actions }]));
   const refuseAll = (code: ErrorCode) => on({ type: "refuse", params: { code } });
+  /** Transitions for the done and error events of every commit slot; a failure is always recorded first. */
+  const commitOutcomes = (handlers: { done: { actions: unknown }; error: { target?: string } }) =>
+    Object.fromEntries(
+      SLOTS.flatMap((slot) => {
+        const withSlot = (actions: unknown) => [actions].flat().map((a) => (a === "scheduleExpiry" ? a : { type: a, params: { slot } }));
+        return [
+          [`xstate.done.actor.${slot}`, { actions: withSlot(handlers.done.actions) }],
+          [`xstate.error.actor.${slot}`, { ...handlers.error, actions: { type: "commitFailed", params: { slot } } }],
+        ];
+      }),
+    );
 
   return setup({
     types: {
@@ -155,8 +218,10 @@ export function durableEntity<
     },
     guards: {
       found: ({ event }) => (event as unknown as { output: Snapshot | null }).output !== null,
-      hasOpsToCommit: ({ context }) => context.next.ops.length > 0,
+      canStartCommit: ({ context }) =>
+        context.next.ops.length > 0 && context.flights.length < Math.min(SLOTS.length, context.input.maxCommitsInFlight ?? 1),
       canPassivate: ({ context }) => !hasUncommitted(context) && context.model?.dormant() !== false,
+      allLanded: ({ context }) => context.flights.every(landed),
     },
     actions: {
       handleCommand: enqueueActions(({ context, event, enqueue }) => {
@@ -184,26 +249,38 @@ export function durableEntity<
       },
       scheduleExpiry: enqueueActions(({ context, enqueue }) => schedule(context, enqueue as unknown as Enqueue)),
       timerFired: assign({ timerAt: undefined }),
-      startCommit: assign(({ context }) => ({ inflight: context.next, next: emptyBatch<Op>() })),
-      settleCommit: enqueueActions(({ context, event, enqueue }) => {
-        const results = (event as unknown as { output: Result[] }).output;
-        context.model!.settle(context.inflight.ops, results);
-        const waiters = context.inflight.waiters;
-        // Replies that only waited for this commit (no change of their own) go out with it.
-        const followers = context.next.ops.length === 0 ? context.next.waiters : [];
-        enqueue(() => {
-          for (const w of waiters) w.replyTo?.(w.answer());
-          for (const w of followers) w.replyTo?.(w.answer());
-        });
-        enqueue.assign({ inflight: emptyBatch<Op>(), next: followers.length > 0 ? emptyBatch<Op>() : context.next });
+      startCommit: enqueueActions(({ context, enqueue }) => {
+        const slot = SLOTS.find((id) => !context.flights.some((f) => f.slot === id))!;
+        const input: CommitInput<Op> = { key: context.input.key, ops: context.next.ops, after: context.flights.length > 0 };
+        enqueue.spawnChild("commit", { id: slot, input });
+        enqueue.assign({ flights: [...context.flights, { ...context.next, slot }], next: emptyBatch<Op>() });
       }),
-      failEverything: enqueueActions(({ context, event, enqueue }) => {
-        const code = errorCodeOf((event as { error?: unknown }).error);
-        const waiters = [...context.inflight.waiters, ...context.next.waiters];
-        enqueue(() => waiters.forEach((w) => w.replyTo?.(fail(code))));
+      commitDone: enqueueActions(({ context, event, enqueue }, params: { slot: Slot }) => {
+        // Flights belong to this actor alone, as batches do; recording and settling in place keeps this O(1).
+        context.flights.find((f) => f.slot === params.slot)!.results = (event as unknown as { output: Result[] }).output;
+        const replies = settleLanded(context);
+        enqueue(() => replies.forEach((w) => w.replyTo?.(w.answer())));
+        enqueue.assign({ flights: context.flights, next: context.next });
+      }),
+      recordDone: ({ context, event }, params: { slot: Slot }) => {
+        context.flights.find((f) => f.slot === params.slot)!.results = (event as unknown as { output: Result[] }).output;
+      },
+      commitFailed: ({ context, event }, params: { slot: Slot }) => {
+        context.flights.find((f) => f.slot === params.slot)!.failed = (event as { error?: unknown }).error ?? new Error("commit failed");
+      },
+      failEverything: enqueueActions(({ context, enqueue }) => {
+        // The flights ahead of the first failure committed: their replies are due. The failed one and every later one
+        // fail (a later one never committed without it), and so does everything not yet committed.
+        const replies = settleLanded(context);
+        const code = errorCodeOf(context.flights[0]?.failed);
+        const failed = [...context.flights.flatMap((f) => f.waiters), ...context.next.waiters];
+        enqueue(() => {
+          replies.forEach((w) => w.replyTo?.(w.answer()));
+          failed.forEach((w) => w.replyTo?.(fail(code)));
+        });
         // Memory is thrown away: the reload makes it what the database holds.
         enqueue.cancel("expiry");
-        enqueue.assign({ model: undefined, inflight: emptyBatch<Op>(), next: emptyBatch<Op>(), timerAt: undefined });
+        enqueue.assign({ model: undefined, flights: [], next: emptyBatch<Op>(), timerAt: undefined });
       }),
       createModel: assign({
         model: ({ context, event }) => spec.create((event as unknown as { output: Snapshot }).output, context.input),
@@ -226,7 +303,7 @@ export function durableEntity<
       input,
       model: undefined,
       next: emptyBatch<Op>(),
-      inflight: emptyBatch<Op>(),
+      flights: [],
       stash: [],
       timerAt: undefined,
     }),
@@ -261,27 +338,25 @@ export function durableEntity<
         on: {
           ...on("handleCommand"),
           tick: { actions: ["timerFired", "expireLapsed", "scheduleExpiry"] },
-        } as Record<string, { actions: any }>,
+          ...commitOutcomes({ done: { actions: ["commitDone", "scheduleExpiry"] }, error: { target: "draining" } }),
+        } as Record<string, any>,
         initial: "idle",
         states: {
           idle: {
-            always: { guard: "hasOpsToCommit", target: "gathering" },
-            after: { idle: { guard: "canPassivate", target: "#stopped" } },
+            always: { guard: "canStartCommit", target: "gathering" },
+            // Commits land without leaving this state, so an entity not yet idle long enough looks again later.
+            after: { idle: [{ guard: "canPassivate", target: "#stopped" }, { target: "idle", reenter: true }] },
           },
           // Commands keep arriving into `next` while the burst is delivered; then one transaction takes them all.
           gathering: {
-            invoke: { src: "gather", onDone: { target: "committing" } },
-          },
-          committing: {
-            entry: "startCommit",
-            invoke: {
-              src: "commit",
-              input: ({ context }) => ({ key: context.input.key, ops: context.inflight.ops }),
-              onDone: { target: "idle", actions: ["settleCommit", "scheduleExpiry"] },
-              onError: { target: "#loading", actions: "failEverything" },
-            },
+            invoke: { src: "gather", onDone: { target: "idle", actions: "startCommit" } },
           },
         },
+      },
+      // A commit failed: commands wait, as while loading, until every commit still in flight has landed.
+      draining: {
+        always: { guard: "allLanded", target: "loading", actions: "failEverything" },
+        on: { ...on("stashCommand"), ...commitOutcomes({ done: { actions: "recordDone" }, error: {} }) } as Record<string, any>,
       },
       stopped: { id: "stopped", type: "final" },
     },

@@ -4,7 +4,11 @@
 //   enter    — users F..F+N-1 (--first-user, --users) each take a queue token once (tokens are written to --state);
 //              occupy and checkout act as users of the same range, with those tokens
 //   occupy   — N occupy requests, each by a random user on a random seat (winners are written to --state)
+//   hold     — users F..F+N-1 each hold two seats of their own (F's are the first two from --first-seat, and so on):
+//              every request succeeds, so it measures the hold path alone (winners are written to --state)
 //   checkout — every winner reserves their held seats and pays
+// --tokens-from names the user whose token is first in the --state file (default: --first-user), so a run may act as
+// users further into the block that `enter` admitted.
 import { parseArgs } from "node:util";
 import { signUserToken } from "../src/http/auth";
 import { KeepAliveClient } from "./keep-alive-client";
@@ -15,6 +19,7 @@ const { values } = parseArgs({
     mode: { type: "string" },
     users: { type: "string", default: "5000" },
     "first-user": { type: "string", default: "1" },
+    "tokens-from": { type: "string" },
     requests: { type: "string", default: "20000" },
     connections: { type: "string", default: "64" },
     event: { type: "string", default: "1" },
@@ -28,6 +33,7 @@ const { values } = parseArgs({
 const bases = values.base!.split(",");
 const users = Number(values.users);
 const firstUser = Number(values["first-user"]);
+const tokensFrom = Number(values["tokens-from"] ?? firstUser);
 const connections = Number(values.connections);
 const secret = values.secret!;
 
@@ -84,16 +90,27 @@ async function enter() {
 }
 
 async function occupy() {
-  const { tokens } = (await Bun.file(values.state!).json()) as { tokens: (string | null)[] };
   const first = Number(values["first-seat"]);
   const span = Number(values["last-seat"]) - first + 1;
-  const picks = Array.from({ length: Number(values.requests) }, () => ({
-    userId: firstUser + Math.floor(Math.random() * users),
-    seatId: first + Math.floor(Math.random() * span),
-  }));
+  return holdAll(
+    Array.from({ length: Number(values.requests) }, () => ({
+      userId: firstUser + Math.floor(Math.random() * users),
+      seatId: first + Math.floor(Math.random() * span),
+    })),
+  );
+}
+
+async function hold() {
+  const first = Number(values["first-seat"]);
+  return holdAll(Array.from({ length: 2 * users }, (_, i) => ({ userId: firstUser + Math.floor(i / 2), seatId: first + i })));
+}
+
+/** Sends an occupy request for each pick, and writes the winners to --state for a checkout to follow. */
+async function holdAll(picks: { userId: number; seatId: number }[]) {
+  const { tokens } = (await Bun.file(values.state!).json()) as { tokens: (string | null)[] };
   const { outcomes, seconds } = await drive(picks.length, (i, client) => {
     const { userId, seatId } = picks[i]!;
-    return call(client, "POST", `/api/v1/concert-events/${values.event}/occupy`, { ...auth(userId), "user-token": tokens[userId - firstUser] ?? "" }, { seatId });
+    return call(client, "POST", `/api/v1/concert-events/${values.event}/occupy`, { ...auth(userId), "user-token": tokens[userId - tokensFrom] ?? "" }, { seatId });
   });
   const winners: Record<number, number[]> = {};
   outcomes.forEach((o, i) => {
@@ -111,7 +128,7 @@ async function checkout() {
   let paid = 0;
   const { outcomes, seconds } = await drive(entries.length, async (i, client) => {
     const { userId, seats } = entries[i]!;
-    const headers = { ...auth(userId), "user-token": tokens[userId - firstUser]! };
+    const headers = { ...auth(userId), "user-token": tokens[userId - tokensFrom]! };
     const reserved = await call(client, "POST", `/api/v1/concert-events/${values.event}/reserve`, headers, { seatIds: seats });
     if (reserved.status !== 200) return reserved;
     const payment = await call(client, "POST", "/api/v1/payments", auth(userId), { reservationId: reserved.body.data.id });
@@ -121,10 +138,10 @@ async function checkout() {
   return { ...summary(outcomes, seconds), paid, seatsSold: entries.filter((_, i) => outcomes[i]!.status === 200).reduce((n, e) => n + e.seats.length, 0) };
 }
 
-const modes: Record<string, () => Promise<unknown>> = { enter, occupy, checkout };
+const modes: Record<string, () => Promise<unknown>> = { enter, occupy, hold, checkout };
 const run = modes[values.mode ?? ""];
 if (!run) {
-  console.error("usage: bun bench/load.ts --base URL --mode enter|occupy|checkout --secret S [...]");
+  console.error("usage: bun bench/load.ts --base URL --mode enter|occupy|hold|checkout --secret S [...]");
   process.exit(2);
 }
 console.log(JSON.stringify(await run()));

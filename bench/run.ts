@@ -1,12 +1,15 @@
 // `bun run bench`: the ticket-rush benchmark. For each database (PGlite on disk, and the PostgreSQL server when one
 // answers) it measures, with the same load generator and settings in the same run:
-//   ours    — the service: queue rush (token issuance), occupy rush at high contention, then checkout;
+//   ours    — the service: queue rush (token issuance), occupy rush at high contention, then holds of two seats per
+//             user (every one a success) and the checkout of those holds (reserve both, pay), back to back;
 //   naive   — occupy as one row-locking transaction per request, no actors;
 //   ceiling — the same HTTP + NATS path with a responder that does no work.
 // The three run side by side and are measured in alternation over several rounds; the tables show each run's median.
 // Then it audits the database, and measures resident memory with 100 events × 1,000 seats loaded and after idle
 // actors have stopped. On the PostgreSQL server it also runs the service as 1, 2 and 3 instances behind a round-robin
-// load generator. Options: --quick (smaller run), --only pglite|postgres, --scale-only (just the instances table).
+// load generator. Options: --quick (smaller run), --only pglite|postgres, --scale-only (just the instances table),
+// --compare DIR (also run the service of another checkout, e.g. the main branch, as "before", for an A/B in one run),
+// --rush-only (no instances table, no memory).
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,15 +19,22 @@ import { freshPostgres, postgresAvailable } from "../test/support/databases";
 import { freePort, portOpen, startNatsServer, waitFor, type NatsServer } from "../test/support/nats-server";
 
 const { values } = parseArgs({
-  options: { quick: { type: "boolean", default: false }, only: { type: "string" }, "scale-only": { type: "boolean", default: false } },
+  options: {
+    quick: { type: "boolean", default: false },
+    only: { type: "string" },
+    "scale-only": { type: "boolean", default: false },
+    "rush-only": { type: "boolean", default: false },
+    compare: { type: "string" },
+  },
 });
 const SECRET = "benchmark-secret";
 const SIZE = values.quick
-  ? { queueUsers: 4000, rushUsers: 2000, seats: 1000, occupyRequests: 8000 }
-  : { queueUsers: 20000, rushUsers: 5000, seats: 2000, occupyRequests: 30000 };
+  ? { queueUsers: 4000, rushUsers: 2000, seats: 1000, occupyRequests: 8000, checkoutUsers: 1000 }
+  : { queueUsers: 20000, rushUsers: 5000, seats: 2000, occupyRequests: 30000, checkoutUsers: 2500 };
 const CONNECTIONS = 64;
 const ROUNDS = values.quick ? 2 : 3;
 const WARMUP_REQUESTS = 3000;
+const WARMUP_CHECKOUTS = 300;
 
 type Env = Record<string, string>;
 interface Load {
@@ -97,82 +107,152 @@ async function databases(): Promise<DatabaseKind[]> {
   return kinds;
 }
 
+const medianOf = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
 const median = (runs: Load[]) => [...runs].sort((a, b) => a.rps - b.rps)[Math.floor((runs.length - 1) / 2)]!;
+
+interface Checkout {
+  /** Every user holds two seats of their own: the hold path alone, each request a success. */
+  holds: Load;
+  /** The same users reserve both seats and pay: users/s. */
+  checkout: Load;
+}
 
 /**
  * Ours and the baselines run side by side (each on its own database and its own nats-server, so none takes the
  * others' requests) and are measured in alternation, round after round: this machine's speed drifts by a quarter
- * within minutes, and a ratio of two runs taken minutes apart measured the drift as much as the service.
+ * within minutes, and a ratio of two runs taken minutes apart measured the drift as much as the service. With
+ * --compare, the service of another checkout ("before") runs alongside as a fourth server, measured on the queue and
+ * the checkout in the same rounds, in the opposite order to ours every other round.
  */
 async function rush(kind: DatabaseKind) {
-  const [oursDb, naiveDb] = [await kind.fresh(), await kind.fresh()];
-  const nats = await Promise.all([startNatsServer(), startNatsServer(), startNatsServer()]);
-  const ports = await Promise.all([freePort(), freePort(), freePort()]);
+  const servers = values.compare ? 4 : 3;
+  const dbs = await Promise.all(Array.from({ length: servers === 4 ? 3 : 2 }, () => kind.fresh()));
+  const [oursDb, naiveDb, beforeDb] = dbs;
+  const nats = await Promise.all(Array.from({ length: servers }, () => startNatsServer()));
+  const ports = await Promise.all(Array.from({ length: servers }, () => freePort()));
   const common: Env = { AUTH_SECRET: SECRET, SEED_DEMO: "false", LOG_LEVEL: "warn", QUEUE_MAX_ACTIVE: String(ROUNDS * SIZE.queueUsers + 10) };
-  const envs = [oursDb.env, naiveDb.env, oursDb.env].map((db, i) => ({ ...common, ...db, NATS_URL: nats[i]!.url, PORT: String(ports[i]) }));
-  // Identical events in both databases: one per round, so no run sees another's holds, and one that every server
-  // warms up on (JIT, connections) before the measured runs. Only round 1's users pay, so only they get wallets.
-  const seed = (env: Env) =>
-    runToEnd(["bench/seed.ts", "--events", String(ROUNDS + 1), "--seats", String(SIZE.seats), "--users", String(SIZE.rushUsers), "--balance", "10000000"], env);
-  const seeded = JSON.parse(await seed(envs[0]!)) as { eventIds: number[]; seats: { first: number } };
+  const envs = [oursDb!.env, naiveDb!.env, oursDb!.env, beforeDb?.env ?? {}]
+    .slice(0, servers)
+    .map((db, i) => ({ ...common, ...db, NATS_URL: nats[i]!.url, PORT: String(ports[i]) }));
+  // Identical events in every database: one per round, so no run sees another's holds, and one that every server
+  // warms up on (JIT, connections) before the measured runs; the same again, larger, for the checkout runs. Every
+  // queue user has a funded wallet.
+  const seedOne = (env: Env, events: number, seats: number) =>
+    runToEnd(["bench/seed.ts", "--events", String(events), "--seats", String(seats), "--users", String(ROUNDS * SIZE.queueUsers), "--balance", "10000000"], env);
+  const seed = async (env: Env) => {
+    const rushEvents = JSON.parse(await seedOne(env, ROUNDS + 1, SIZE.seats)) as Seeded;
+    return { rushEvents, checkoutEvents: JSON.parse(await seedOne(env, ROUNDS + 1, 2 * SIZE.checkoutUsers)) as Seeded };
+  };
+  const seeded = await seed(envs[0]!);
   await seed(envs[1]!);
-  const warmup = seeded.eventIds[ROUNDS]!;
-  /** Round r's users: a block of its own, so no round meets the turns that round 1's payments ended. */
-  const firstUser = (round: number) => String(1 + round * SIZE.queueUsers);
-  const occupy = (round: number, event: number, state: string, requests = SIZE.occupyRequests) => {
-    const first = seeded.seats.first + (event - seeded.eventIds[0]!) * SIZE.seats;
+  if (servers === 4) await seed(envs[3]!);
+  const warmup = ROUNDS;
+  /** Round r's users: a block of its own, so no round meets the turns that an earlier round's payments ended. */
+  const firstUser = (round: number) => 1 + round * SIZE.queueUsers;
+  const occupy = (round: number, index: number, state: string, requests = SIZE.occupyRequests) => ({
+    users: String(SIZE.rushUsers),
+    "first-user": String(firstUser(round)),
+    requests: String(requests),
+    state,
+    ...eventSeats(seeded.rushEvents, index, SIZE.seats),
+  });
+  /**
+   * The checkout's users follow the occupy rush's in the round's block (the warm-up's come from the block's end); each
+   * holds two seats of the event at `index`, then reserves both and pays.
+   */
+  const checkoutUsers = (round: number, index: number, state: string) => {
+    const warm = index === warmup;
     return {
-      users: String(SIZE.rushUsers),
-      "first-user": firstUser(round),
-      requests: String(requests),
+      users: String(warm ? WARMUP_CHECKOUTS : SIZE.checkoutUsers),
+      "first-user": String(firstUser(round) + (warm ? SIZE.queueUsers - WARMUP_CHECKOUTS : SIZE.rushUsers)),
+      "tokens-from": String(firstUser(round)),
       state,
-      event: String(event),
-      "first-seat": String(first),
-      "last-seat": String(first + SIZE.seats - 1),
+      ...eventSeats(seeded.checkoutEvents, index, 2 * SIZE.checkoutUsers),
     };
   };
-  const [ours, naive, ceiling] = [
+  const started = [
     await serve(["src/main.ts"], envs[0]!, ports[0]!),
     await serve(["bench/baseline-server.ts", "--mode", "naive"], envs[1]!, ports[1]!),
     await serve(["bench/baseline-server.ts", "--mode", "ceiling"], envs[2]!, ports[2]!),
+    ...(servers === 4 ? [await serve([join(values.compare!, "src/main.ts")], envs[3]!, ports[3]!)] : []),
   ];
   const stateFile = (name: string) => join(tmpdir(), `bench-${name}-${ports[0]}.json`);
-  /** A copy of ours' queue tokens of one round for one occupy run, which writes its winners there. */
+  /** A copy of ours' queue tokens of one round for one run, which writes its winners there. */
   const tokensFor = (round: number, name: string) => {
     copyFileSync(stateFile(`tokens-${round}`), stateFile(name));
     return stateFile(name);
   };
-  const runs: Record<"queue" | "ceilingQueue" | "occupy" | "naive" | "ceiling", Load[]> = { queue: [], ceilingQueue: [], occupy: [], naive: [], ceiling: [] };
-  let checkout: Load | undefined;
+  /** Holds then checkout on one server, with a copy of the round's tokens it issued (`tokens`: ours' or before's). */
+  const holdThenPay = async (port: number, tokens: string, round: number, index: number): Promise<Checkout> => {
+    const state = stateFile(`${tokens}-${round}-checkout`);
+    files.push(`${tokens}-${round}-checkout`);
+    copyFileSync(stateFile(`${tokens}-${round}`), state);
+    const options = checkoutUsers(round, index, state);
+    return { holds: await load(port, "hold", options), checkout: await load(port, "checkout", options) };
+  };
+  const runs: Record<"queue" | "ceilingQueue" | "beforeQueue" | "occupy" | "naive" | "ceiling", Load[]> = {
+    queue: [],
+    ceilingQueue: [],
+    beforeQueue: [],
+    occupy: [],
+    naive: [],
+    ceiling: [],
+  };
+  const checkouts: { ours: Checkout[]; before: Checkout[] } = { ours: [], before: [] };
   const files = ["scratch", "warmup", "naive", "ceiling"];
   try {
     for (let round = 0; round < ROUNDS; round++) {
       console.error(`  round ${round + 1} of ${ROUNDS}`);
-      const event = seeded.eventIds[round]!;
-      const block = { users: String(SIZE.queueUsers), "first-user": firstUser(round) };
+      const block = { users: String(SIZE.queueUsers), "first-user": String(firstUser(round)) };
       files.push(`tokens-${round}`, `ours-${round}`);
-      runs.queue.push(await load(ports[0]!, "enter", { ...block, state: stateFile(`tokens-${round}`) }));
+      // The before server gets tokens of its own (same users); ours' tokens file serves every other server.
+      const queueRuns = [
+        async () => runs.queue.push(await load(ports[0]!, "enter", { ...block, state: stateFile(`tokens-${round}`) })),
+        ...(servers === 4 ? [async () => runs.beforeQueue.push(await load(ports[3]!, "enter", { ...block, state: stateFile(`before-tokens-${round}`) }))] : []),
+      ];
+      files.push(`before-tokens-${round}`);
+      for (const run of round % 2 === 0 ? queueRuns : queueRuns.reverse()) await run();
       runs.ceilingQueue.push(await load(ports[2]!, "enter", { ...block, state: stateFile("scratch") }));
-      if (round === 0) for (const port of ports) await load(port, "occupy", occupy(0, warmup, tokensFor(0, "warmup"), WARMUP_REQUESTS));
-      const oursState = tokensFor(round, `ours-${round}`);
-      runs.occupy.push(await load(ports[0]!, "occupy", occupy(round, event, oursState)));
-      runs.naive.push(await load(ports[1]!, "occupy", occupy(round, event, tokensFor(round, "naive"))));
-      runs.ceiling.push(await load(ports[2]!, "occupy", occupy(round, event, tokensFor(round, "ceiling"))));
-      if (round === 0) checkout = await load(ports[0]!, "checkout", { users: String(SIZE.rushUsers), state: oursState, event: String(event) });
+      if (round === 0) {
+        for (const port of ports.slice(0, 3)) await load(port, "occupy", occupy(0, warmup, tokensFor(0, "warmup"), WARMUP_REQUESTS));
+        await holdThenPay(ports[0]!, "tokens", 0, warmup);
+        if (servers === 4) await holdThenPay(ports[3]!, "before-tokens", 0, warmup);
+      }
+      runs.occupy.push(await load(ports[0]!, "occupy", occupy(round, round, tokensFor(round, `ours-${round}`))));
+      runs.naive.push(await load(ports[1]!, "occupy", occupy(round, round, tokensFor(round, "naive"))));
+      runs.ceiling.push(await load(ports[2]!, "occupy", occupy(round, round, tokensFor(round, "ceiling"))));
+      const checkoutRuns = [
+        async () => checkouts.ours.push(await holdThenPay(ports[0]!, "tokens", round, round)),
+        ...(servers === 4 ? [async () => checkouts.before.push(await holdThenPay(ports[3]!, "before-tokens", round, round))] : []),
+      ];
+      for (const run of round % 2 === 0 ? checkoutRuns : checkoutRuns.reverse()) await run();
     }
   } finally {
-    await Promise.all([ours, naive, ceiling].map((server) => server.stop()));
+    await Promise.all(started.map((server) => server.stop()));
     await Promise.all(nats.map((server) => server.stop()));
     for (const name of files) rmSync(stateFile(name), { force: true });
   }
-  const audit = await runToEnd(["src/cli/verify.ts"], envs[0]!).then(
-    (out) => ({ ok: true, out }),
-    (error: Error) => ({ ok: false, out: error.message }),
-  );
-  await oursDb.cleanup();
-  await naiveDb.cleanup();
-  return { runs, checkout: checkout!, audit };
+  const audit = async (env: Env) =>
+    runToEnd(["src/cli/verify.ts"], env).then(
+      (out) => ({ ok: true, out }),
+      (error: Error) => ({ ok: false, out: error.message }),
+    );
+  const audits = { ours: await audit(envs[0]!), before: servers === 4 ? await audit(envs[3]!) : undefined };
+  for (const db of dbs) await db.cleanup();
+  return { runs, checkouts, audits };
 }
+
+interface Seeded {
+  eventIds: number[];
+  seats: { first: number };
+}
+
+/** The event and seat range of the seeded event at `index` (the seed numbers seats consecutively, event by event). */
+function eventSeats(seeded: Seeded, index: number, seats: number) {
+  const first = seeded.seats.first + index * seats;
+  return { event: String(seeded.eventIds[index]), "first-seat": String(first), "last-seat": String(first + seats - 1) };
+}
+
 
 /** Waits until every entity has a live lease and every instance has joined. */
 async function placed(url: string, instances: number): Promise<void> {
@@ -253,36 +333,53 @@ try {
   console.error(`benchmark: ${SIZE.queueUsers} queue users, ${SIZE.rushUsers} rush users, ${SIZE.seats} seats, ${SIZE.occupyRequests} occupy requests, ${CONNECTIONS} connections`);
   for (const kind of values["scale-only"] ? [] : await databases()) {
     console.error(`— ${kind.name}`);
-    const { runs, checkout, audit } = await rush(kind);
+    const { runs, checkouts, audits } = await rush(kind);
     const ratios = (ours: Load[], base: Load[], format: (a: number, b: number) => string) =>
       ours.map((run, i) => format(run.rps, base[i]!.rps)).join(", ");
     const times = (a: number, b: number) => `${(a / b).toFixed(1)}×`;
+    const compared = checkouts.before.length > 0;
     lines.push(`\n### ${kind.name}\n`);
     lines.push(`The median of ${ROUNDS} rounds for each run; each round measures ours and the baselines back to back.\n`);
     lines.push(row(["run", "req/s", "p50 ms", "p99 ms", "200", "409", "other"]));
     lines.push(row(["---", "---:", "---:", "---:", "---:", "---:", "---:"]));
-    for (const [name, l] of [
+    const table: [string, Load][] = [
       ["queue tokens — ours", median(runs.queue)],
+      ...(compared ? [["queue tokens — before", median(runs.beforeQueue)] as [string, Load]] : []),
       ["queue tokens — ceiling", median(runs.ceilingQueue)],
       ["occupy — ours", median(runs.occupy)],
       ["occupy — naive", median(runs.naive)],
       ["occupy — ceiling", median(runs.ceiling)],
-      ["reserve + pay — ours (round 1)", checkout],
-    ] as const) {
+    ];
+    for (const [who, list] of [["ours", checkouts.ours], ...(compared ? [["before", checkouts.before] as const] : [])] as const) {
+      table.push([`holds, two seats per user — ${who}`, median(list.map((c) => c.holds))]);
+      table.push([`checkout (reserve 2 + pay), users/s — ${who}`, median(list.map((c) => c.checkout))]);
+    }
+    for (const [name, l] of table) {
       const other = l.requests - (l.statuses["200"] ?? 0) - (l.statuses["409"] ?? 0);
       lines.push(row([name, l.rps, l.p50, l.p99, l.statuses["200"] ?? 0, l.statuses["409"] ?? 0, other]));
     }
     lines.push("");
     lines.push(`occupy ours/ceiling ${pct(median(runs.occupy).rps, median(runs.ceiling).rps)} (rounds: ${ratios(runs.occupy, runs.ceiling, pct)}), ` +
       `ours/naive ${times(median(runs.occupy).rps, median(runs.naive).rps)} (rounds: ${ratios(runs.occupy, runs.naive, times)}); ` +
-      `queue tokens ours/ceiling ${pct(median(runs.queue).rps, median(runs.ceilingQueue).rps)} (rounds: ${ratios(runs.queue, runs.ceilingQueue, pct)}); ` +
-      `seats sold ${checkout.seatsSold}, payments ${checkout.paid}`);
-    const unexpected = Object.values(runs).flat().reduce((n, l) => n + l.requests - (l.statuses["200"] ?? 0) - (l.statuses["409"] ?? 0), 0);
-    lines.push(`answers other than 200/409 in any round: ${unexpected}`);
-    lines.push(`audit (bun run verify): ${audit.ok ? "all invariants hold" : "VIOLATIONS"}`);
-    if (!audit.ok) lines.push(audit.out);
+      `queue tokens ours/ceiling ${pct(median(runs.queue).rps, median(runs.ceilingQueue).rps)} (rounds: ${ratios(runs.queue, runs.ceilingQueue, pct)})` +
+      (compared ? `, before/ceiling ${pct(median(runs.beforeQueue).rps, median(runs.ceilingQueue).rps)} (rounds: ${ratios(runs.beforeQueue, runs.ceilingQueue, pct)})` : ""));
+    for (const [who, list] of [["ours", checkouts.ours], ...(compared ? [["before", checkouts.before] as const] : [])] as const) {
+      const each = list.map((c) => c.checkout.rps / c.holds.rps);
+      const sold = list.reduce((n, c) => n + (c.checkout.seatsSold ?? 0), 0);
+      lines.push(`checkout users/s ÷ hold req/s — ${who}: median ${medianOf(each).toFixed(2)} (rounds: ${each.map((r) => r.toFixed(2)).join(", ")}); ` +
+        `seats sold ${sold}, payments ${list.reduce((n, c) => n + (c.checkout.paid ?? 0), 0)}`);
+    }
+    const everyLoad = [...Object.values(runs).flat(), ...[...checkouts.ours, ...checkouts.before].flatMap((c) => [c.holds, c.checkout])];
+    const unexpected = everyLoad.reduce((n, l) => n + l.requests - (l.statuses["200"] ?? 0) - (l.statuses["409"] ?? 0), 0);
+    const refusedHolds = [...checkouts.ours, ...checkouts.before].reduce((n, c) => n + c.holds.requests - (c.holds.statuses["200"] ?? 0), 0);
+    lines.push(`answers other than 200/409 in any round: ${unexpected}; holds of the checkout runs not answered 200: ${refusedHolds}`);
+    for (const [who, audit] of Object.entries(audits)) {
+      if (!audit) continue;
+      lines.push(`audit of ${who} (bun run verify): ${audit.ok ? "all invariants hold" : "VIOLATIONS"}`);
+      if (!audit.ok) lines.push(audit.out);
+    }
   }
-  if (values.only !== "pglite" && (await postgresAvailable())) {
+  if (values.only !== "pglite" && !values["rush-only"] && (await postgresAvailable())) {
     const runs = await scaleOut(nats);
     lines.push(`\n### Instances (PostgreSQL server, round-robin over the instances)\n`);
     lines.push(row(["instances", "queue tokens req/s", "tokens p99 ms", "occupy req/s", "occupy p99 ms", "occupy 200", "other than 200/409", "audit"]));
@@ -292,7 +389,7 @@ try {
       lines.push(row([instances, queue.rps, queue.p99, occupy.rps, occupy.p99, occupy.statuses["200"] ?? 0, other, audit ? "clean" : "VIOLATIONS"]));
     }
   }
-  if (values.only !== "postgres" && !values["scale-only"]) {
+  if (values.only !== "postgres" && !values["scale-only"] && !values["rush-only"]) {
     console.error("— memory");
     const m = await memory(nats);
     lines.push(`\n### Memory (PGlite, 100 events × 1,000 seats)\n`);

@@ -5,7 +5,7 @@
 import type { NatsConnection, Service, Subscription } from "nats";
 import { createActor, fromPromise, type Actor } from "xstate";
 import { concertEventMachine, EVENT_COMMAND_TYPES, type CommitInput, type EventCommand, type EventRequest } from "../../actors/concert-event";
-import { endOfTurn, mailboxDepth } from "../../actors/durable-entity";
+import { endOfTurn, mailboxDepth, pipelined } from "../../actors/durable-entity";
 import type { EventOp, OpResult } from "../../actors/seat-inventory";
 import type { Publisher } from "../shared/bus";
 import { fail, type Reply } from "../shared/codec";
@@ -124,21 +124,22 @@ export class ConcertEventHost implements OwnerHost {
   /** The actor logic for one ownership: every commit it makes is fenced by the lease's epoch. */
   private logicFor(eventId: number, lease: Lease) {
     const { db, bus } = this;
+    const commit = pipelined(async (input: CommitInput) => {
+      const results = await timedCommit("concert-event", input.ops.length, () =>
+        storeCall("concert-event", commitConcertEvent(db, input.key, lease.epoch, input.ops)),
+      ).catch(whenFenced(lease, "concert-event", eventEntity(eventId)));
+      input.ops.forEach((op, i) => {
+        const result = results[i] ?? null;
+        count(op, result);
+        for (const { subject, body } of domainEvents(input.key, op, result)) bus.publish(subject, body);
+      });
+      return results;
+    });
     return concertEventMachine.provide({
       actors: {
         gather: endOfTurn,
         load: fromPromise(({ input }: { input: { key: number } }) => storeCall("concert-event", loadConcertEvent(db, input.key))),
-        commit: fromPromise(async ({ input }: { input: CommitInput }) => {
-          const results = await timedCommit("concert-event", input.ops.length, () =>
-            storeCall("concert-event", commitConcertEvent(db, input.key, lease.epoch, input.ops)),
-          ).catch(whenFenced(lease, "concert-event", eventEntity(eventId)));
-          input.ops.forEach((op, i) => {
-            const result = results[i] ?? null;
-            count(op, result);
-            for (const { subject, body } of domainEvents(input.key, op, result)) bus.publish(subject, body);
-          });
-          return results;
-        }),
+        commit: fromPromise(({ input }: { input: CommitInput }) => commit(input)),
       },
     });
   }
@@ -208,6 +209,7 @@ export class ConcertEventHost implements OwnerHost {
         maxSeatsPerUser: this.config.maxSeatsPerUser,
         refundCutoffMs: this.config.refundCutoffMs,
         idleMs: this.config.actorIdleMs,
+        maxCommitsInFlight: this.config.actorCommitsInFlight,
         now: Date.now,
       },
     });

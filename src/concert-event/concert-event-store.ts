@@ -141,72 +141,175 @@ function expectCounts(row: Row | undefined, expected: Record<string, number>): v
   }
 }
 
-// Reservations, their ends and payments are one statement each (data-modifying CTEs, all or nothing): a checkout rush
-// puts dozens of them in one transaction, and on the server every statement is a round trip that waits its turn on
-// the busy event loop.
-async function applyOp(tx: Queryable, eventId: number, op: Exclude<EventOp, SeatOp>): Promise<OpResult> {
-  switch (op.type) {
-    case "reserved":
-      return reserve(tx, eventId, op);
-    case "reservationEnded": {
-      const [row] = await tx.query(
-        `WITH ended AS (UPDATE reservations SET status = $2 WHERE id = $1 AND status = 'PENDING' RETURNING id),
-              freed AS (UPDATE seats SET status = 'AVAILABLE', user_id = NULL, reservation_id = NULL
-                         WHERE reservation_id = $1 AND status = 'RESERVED' RETURNING id)
-         SELECT (SELECT count(*) FROM ended)::int AS ended, (SELECT count(*) FROM freed)::int AS freed`,
-        [op.reservationId, op.status],
-      );
-      expectCounts(row, { ended: 1, freed: op.seatIds.length });
-      return null;
+type Of<T extends EventOp["type"]> = Extract<EventOp, { type: T }>;
+/** An op with its place in the batch, so results go back in the actor's order whatever order the statements take. */
+type Placed<Op extends EventOp = EventOp> = { op: Op; at: number };
+
+/** Seats are found by their ids: reservation_id has no index, and a lookup by it scanned every seat of every event. */
+async function endReservation(tx: Queryable, op: Of<"reservationEnded">): Promise<void> {
+  const [row] = await tx.query(
+    `WITH ended AS (UPDATE reservations SET status = $2 WHERE id = $1 AND status = 'PENDING' RETURNING id),
+          freed AS (UPDATE seats SET status = 'AVAILABLE', user_id = NULL, reservation_id = NULL
+                     WHERE id = ANY($3::bigint[]) AND reservation_id = $1 AND status = 'RESERVED' RETURNING id)
+     SELECT (SELECT count(*) FROM ended)::int AS ended, (SELECT count(*) FROM freed)::int AS freed`,
+    [op.reservationId, op.status, op.seatIds],
+  );
+  expectCounts(row, { ended: 1, freed: op.seatIds.length });
+}
+
+/**
+ * A run of reservations as one statement, whatever its length. Ids are drawn from the sequence up front (`r`, a CTE
+ * that is evaluated once), so each op learns its own id: the order of an INSERT's RETURNING rows is not defined.
+ */
+async function reserveRun(tx: Queryable, eventId: number, run: Placed<Of<"reserved">>[]): Promise<number[]> {
+  const ops = run.map(({ op }) => op);
+  const seats = ops.flatMap((op, i) => op.seatIds.map((seatId, k) => ({ ord: i + 1, seatId, price: op.prices[k]! })));
+  const [row] = await tx.query(
+    `WITH r AS (SELECT u.ord, nextval('reservations_id_seq') AS id, u.user_id, u.total, u.created_at, u.expires_at
+                  FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])
+                       WITH ORDINALITY AS u(user_id, total, created_at, expires_at, ord)),
+          rs AS (SELECT r.id, r.user_id, v.seat_id, v.price
+                   FROM unnest($5::bigint[], $6::bigint[], $7::bigint[]) AS v(ord, seat_id, price) JOIN r ON r.ord = v.ord),
+          inserted AS (
+            INSERT INTO reservations (id, user_id, concert_event_id, total_amount, status, created_at, expires_at)
+            SELECT id, user_id, $8, total, 'PENDING', ${fromEpochMs("created_at")}, ${fromEpochMs("expires_at")} FROM r RETURNING id),
+          listed AS (INSERT INTO reservation_seats (reservation_id, seat_id, price) SELECT id, seat_id, price FROM rs RETURNING seat_id),
+          reserved AS (
+            UPDATE seats s SET status = 'RESERVED', hold_expires_at = NULL, reservation_id = rs.id FROM rs
+             WHERE s.id = rs.seat_id AND s.concert_event_id = $8 AND s.status = 'HELD' AND s.user_id = rs.user_id RETURNING s.id)
+     SELECT (SELECT array_agg(id ORDER BY ord) FROM r) AS ids, (SELECT count(*) FROM inserted)::int AS inserted,
+            (SELECT count(*) FROM listed)::int AS listed, (SELECT count(*) FROM reserved)::int AS reserved`,
+    [
+      ops.map((op) => op.userId),
+      ops.map((op) => op.totalAmount),
+      ops.map((op) => op.createdAt),
+      ops.map((op) => op.expiresAt),
+      seats.map((s) => s.ord),
+      seats.map((s) => s.seatId),
+      seats.map((s) => s.price),
+      eventId,
+    ],
+  );
+  expectCounts(row, { inserted: ops.length, listed: seats.length, reserved: seats.length });
+  return (row!.ids as unknown[]).map(Number);
+}
+
+/**
+ * Splits a run of payments into rounds in which each user pays at most once: round k holds every user's k-th payment.
+ * Run one after the other, the rounds give each payment the balance its user's earlier payments left, as if the
+ * payments ran one by one; and within a round one wallet row meets one payment, which a set-based UPDATE needs.
+ */
+function paymentRounds(run: Placed<Of<"paid">>[]): Placed<Of<"paid">>[][] {
+  const rounds: Placed<Of<"paid">>[][] = [];
+  const seen = new Map<number, number>();
+  for (const placed of run) {
+    const k = seen.get(placed.op.userId) ?? 0;
+    seen.set(placed.op.userId, k + 1);
+    (rounds[k] ??= []).push(placed);
+  }
+  return rounds;
+}
+
+/**
+ * A round of payments (distinct users) as one statement: debit with a balance check, confirm, sell, record, enter in
+ * the ledger and end the user's turn in the global queue and the concert's. Every part after the debit keeps only the payments whose debit went through, so
+ * a short balance refuses that payment alone and the others of the round go through. Returns the payment id for each reservation paid.
+ */
+async function payRound(tx: Queryable, round: Placed<Of<"paid">>[]): Promise<Map<number, number>> {
+  const ops = round.map(({ op }) => op);
+  const seats = ops.flatMap((op) => op.seatIds.map((seatId) => ({ reservationId: op.reservationId, seatId })));
+  // Each part joins the parameters themselves, not the CTE's output, so the planner sees how few rows there are and
+  // goes through the primary keys instead of scanning seats or reservations.
+  const rows = await tx.query(
+    `WITH debit AS (UPDATE wallets w SET balance = w.balance - u.amount FROM unnest($1::bigint[], $2::bigint[]) AS u(user_id, amount)
+                     WHERE w.user_id = u.user_id AND w.balance >= u.amount RETURNING w.user_id),
+          p AS (SELECT u.* FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $7::bigint[])
+                           AS u(user_id, amount, reservation_id, paid_at, concert_id)
+                 WHERE u.user_id IN (SELECT user_id FROM debit)),
+          confirmed AS (UPDATE reservations r SET status = 'PAID' FROM unnest($3::bigint[]) AS u(id)
+                         WHERE r.id = u.id AND r.status = 'PENDING' AND u.id IN (SELECT reservation_id FROM p) RETURNING r.id),
+          sold AS (UPDATE seats s SET status = 'SOLD' FROM unnest($5::bigint[], $6::bigint[]) AS u(reservation_id, seat_id)
+                    WHERE s.id = u.seat_id AND s.reservation_id = u.reservation_id AND s.status = 'RESERVED'
+                      AND u.reservation_id IN (SELECT reservation_id FROM p) RETURNING s.id),
+          payment AS (INSERT INTO payments (reservation_id, user_id, amount, status, paid_at)
+                      SELECT reservation_id, user_id, amount, 'success', ${fromEpochMs("paid_at")} FROM p
+                      RETURNING id, reservation_id, user_id, amount, paid_at),
+          ledger AS (INSERT INTO wallet_ledger (user_id, amount, kind, payment_id, created_at)
+                     SELECT user_id, -amount, 'payment', id, paid_at FROM payment),
+          turn AS (UPDATE queue_tokens q SET status = 'EXPIRED', expires_at = ${fromEpochMs("p.paid_at")} FROM p
+                    WHERE q.user_id = p.user_id AND q.queue_id IN (0, p.concert_id) AND q.status = 'ACTIVE')
+     SELECT reservation_id, id, (SELECT count(*) FROM confirmed)::int AS confirmed, (SELECT count(*) FROM sold)::int AS sold
+       FROM payment`,
+    [
+      ops.map((op) => op.userId),
+      ops.map((op) => op.amount),
+      ops.map((op) => op.reservationId),
+      ops.map((op) => op.paidAt),
+      seats.map((s) => s.reservationId),
+      seats.map((s) => s.seatId),
+      ops.map((op) => op.concertId),
+    ],
+  );
+  const paid = new Map(rows.map((row) => [Number(row.reservation_id), Number(row.id)]));
+  if (rows.length > 0) {
+    const sold = ops.filter((op) => paid.has(op.reservationId)).reduce((n, op) => n + op.seatIds.length, 0);
+    expectCounts(rows[0], { confirmed: rows.length, sold });
+  }
+  return paid;
+}
+
+async function payRun(tx: Queryable, run: Placed<Of<"paid">>[], results: OpResult[]): Promise<void> {
+  for (const round of paymentRounds(run)) {
+    const paid = await payRound(tx, round);
+    for (const { op, at } of round) {
+      const paymentId = paid.get(op.reservationId);
+      results[at] = paymentId === undefined ? { rejected: "insufficient_balance" } : { paymentId };
     }
-    case "paid":
-      return pay(tx, op);
-    case "refunded":
-      return refund(tx, op);
   }
 }
 
-async function reserve(tx: Queryable, eventId: number, op: Extract<EventOp, { type: "reserved" }>): Promise<OpResult> {
-  const [row] = await tx.query(
-    `WITH reservation AS (
-            INSERT INTO reservations (user_id, concert_event_id, total_amount, status, created_at, expires_at)
-            VALUES ($1, $2, $3, 'PENDING', ${fromEpochMs("$4::bigint")}, ${fromEpochMs("$5::bigint")}) RETURNING id),
-          listed AS (
-            INSERT INTO reservation_seats (reservation_id, seat_id, price)
-            SELECT r.id, u.seat_id, u.price FROM reservation r, unnest($6::bigint[], $7::bigint[]) AS u(seat_id, price)
-            RETURNING seat_id),
-          reserved AS (
-            UPDATE seats SET status = 'RESERVED', hold_expires_at = NULL, reservation_id = (SELECT id FROM reservation)
-             WHERE id = ANY($6::bigint[]) AND concert_event_id = $2 AND status = 'HELD' AND user_id = $1 RETURNING id)
-     SELECT (SELECT id FROM reservation) AS id, (SELECT count(*) FROM listed)::int AS listed, (SELECT count(*) FROM reserved)::int AS reserved`,
-    [op.userId, eventId, op.totalAmount, op.createdAt, op.expiresAt, op.seatIds, op.prices],
-  );
-  expectCounts(row, { listed: op.seatIds.length, reserved: op.seatIds.length });
-  return { reservationId: Number(row!.id) };
+const seatsOf = (op: EventOp): number[] => ("seatId" in op ? [op.seatId] : op.seatIds);
+
+/**
+ * Cuts a batch where an op touches a seat an earlier op of the current segment touched (a hold of a seat whose
+ * reservation just ended, a reservation of a seat held in the same batch). Within a segment every op has seats of its
+ * own, and payments of one user are kept in order by their rounds, so the ops commute and may run grouped by type.
+ */
+function segmentsOf(ops: EventOp[]): Placed[][] {
+  const segments: Placed[][] = [[]];
+  let touched = new Set<number>();
+  const cut = () => {
+    segments.push([]);
+    touched = new Set();
+  };
+  ops.forEach((op, at) => {
+    const seats = seatsOf(op);
+    // A refund credits a wallet that a payment of the same batch may debit: it keeps its place by standing alone.
+    if (op.type === "refunded" || seats.some((id) => touched.has(id))) cut();
+    for (const id of seats) touched.add(id);
+    segments.at(-1)!.push({ op, at });
+    if (op.type === "refunded") cut();
+  });
+  return segments;
 }
 
-/** Debit, confirm, sell, record and expire the queue token, or refuse the payment alone if the balance is short. */
-async function pay(tx: Queryable, op: Extract<EventOp, { type: "paid" }>): Promise<OpResult> {
-  // Every part after the debit applies only if the debit did: a short balance changes nothing.
-  const [row] = await tx.query(
-    `WITH debit AS (UPDATE wallets SET balance = balance - $2::bigint WHERE user_id = $1 AND balance >= $2::bigint RETURNING user_id),
-          confirmed AS (UPDATE reservations SET status = 'PAID'
-                         WHERE id = $3 AND status = 'PENDING' AND EXISTS (SELECT 1 FROM debit) RETURNING id),
-          sold AS (UPDATE seats SET status = 'SOLD'
-                    WHERE reservation_id = $3 AND status = 'RESERVED' AND EXISTS (SELECT 1 FROM debit) RETURNING id),
-          payment AS (INSERT INTO payments (reservation_id, user_id, amount, status, paid_at)
-                      SELECT $3, $1, $2::bigint, 'success', ${fromEpochMs("$4::bigint")} FROM debit RETURNING id),
-          ledger AS (INSERT INTO wallet_ledger (user_id, amount, kind, payment_id, created_at)
-                     SELECT $1, -$2::bigint, 'payment', id, ${fromEpochMs("$4::bigint")} FROM payment),
-          turn AS (UPDATE queue_tokens SET status = 'EXPIRED', expires_at = ${fromEpochMs("$4::bigint")}
-                    WHERE user_id = $1 AND queue_id IN (0, $5) AND status = 'ACTIVE' AND EXISTS (SELECT 1 FROM debit))
-     SELECT (SELECT count(*) FROM debit)::int AS debited, (SELECT count(*) FROM confirmed)::int AS confirmed,
-            (SELECT count(*) FROM sold)::int AS sold, (SELECT id FROM payment) AS payment_id`,
-    [op.userId, op.amount, op.reservationId, op.paidAt, op.concertId],
-  );
-  if (Number(row?.debited) === 0) return { rejected: "insufficient_balance" };
-  expectCounts(row, { confirmed: 1, sold: op.seatIds.length });
-  return { paymentId: Number(row!.payment_id) };
+/** The order of a segment's statements: seats are freed before they are held, and held before they are reserved. */
+const PHASES = ["reservationEnded", "released", "held", "reserved", "paid", "refunded"] as const;
+
+async function applyPhase(tx: Queryable, eventId: number, run: Placed[], results: OpResult[]): Promise<void> {
+  const type = run[0]!.op.type;
+  if (type === "held" || type === "released") return applySeatRun(tx, eventId, run.map(({ op }) => op as SeatOp));
+  if (type === "paid") return payRun(tx, run as Placed<Of<"paid">>[], results);
+  if (type === "reserved") {
+    const ids = await reserveRun(tx, eventId, run as Placed<Of<"reserved">>[]);
+    run.forEach(({ at }, i) => (results[at] = { reservationId: ids[i]! }));
+    return;
+  }
+  if (type === "refunded") {
+    for (const { op } of run) await refund(tx, op as Of<"refunded">);
+    return;
+  }
+  for (const { op } of run) await endReservation(tx, op as Of<"reservationEnded">);
 }
 
 /**
@@ -234,8 +337,10 @@ async function refund(tx: Queryable, op: Extract<EventOp, { type: "refunded" }>)
 const isSeatOp = (op: EventOp): op is SeatOp => op.type === "held" || op.type === "released";
 
 /**
- * One transaction for the whole batch, fenced by the owner's epoch, in the actor's order; consecutive holds (or
- * releases) share one statement, and a batch that is only such a run is that statement alone.
+ * One transaction for the whole batch, fenced by the owner's epoch. A checkout rush puts dozens of reservations and
+ * payments in one batch, and every statement is a round trip that waits its turn on the busy event loop (on the
+ * server) or a call into the engine (on PGlite): so each segment is a statement per kind of op, not per op, and a
+ * batch that is one run of holds (or releases) is that statement alone.
  */
 export async function commitConcertEvent(db: Database, eventId: number, epoch: number, ops: EventOp[]): Promise<OpResult[]> {
   if (ops.length > 0 && ops.every(isSeatOp) && ops.every((op) => op.type === ops[0]!.type)) {
@@ -244,18 +349,12 @@ export async function commitConcertEvent(db: Database, eventId: number, epoch: n
   }
   return db.transaction(async (tx) => {
     await fence(tx, eventEntity(eventId), epoch);
-    const results: OpResult[] = [];
-    for (let i = 0; i < ops.length; ) {
-      const op = ops[i]!;
-      if (!isSeatOp(op)) {
-        results.push(await applyOp(tx, eventId, op));
-        i++;
-        continue;
+    const results: OpResult[] = ops.map(() => null);
+    for (const segment of segmentsOf(ops)) {
+      for (const phase of PHASES) {
+        const run = segment.filter(({ op }) => op.type === phase);
+        if (run.length > 0) await applyPhase(tx, eventId, run, results);
       }
-      let end = i + 1;
-      while (end < ops.length && ops[end]!.type === op.type) end++;
-      await applySeatRun(tx, eventId, ops.slice(i, end) as SeatOp[]);
-      for (; i < end; i++) results.push(null);
     }
     return results;
   });

@@ -6,7 +6,7 @@
 import { randomBytes, randomInt } from "node:crypto";
 import type { NatsConnection, Service, Subscription } from "nats";
 import { createActor, fromPromise, type Actor } from "xstate";
-import { endOfTurn, mailboxDepth, type CommitInput } from "../../actors/durable-entity";
+import { endOfTurn, mailboxDepth, pipelined, type CommitInput } from "../../actors/durable-entity";
 import { queueAdmissionMachine, type QueueCommand, type QueueOp, type QueueRequest, type QueueSnapshot } from "../../actors/queue-admission";
 import { QueueView, viewChangesOf, viewStateOf } from "../../actors/queue-view";
 import type { Publisher } from "../shared/bus";
@@ -116,6 +116,18 @@ export class QueueAdmissionHost implements OwnerHost {
     const { db, bus, config } = this;
     const { queueId, lease } = owned;
     const rules = { maxActive: config.queueMaxActive, activeTtlMs: config.queueActiveTtlMs };
+    const commit = pipelined(async (input: CommitInput<QueueOp>) => {
+      await timedCommit("queue", input.ops.length, () => storeCall("queue", commitQueue(db, queueId, lease.epoch, input.ops))).catch(
+        whenFenced(lease, "queue", `queue ${queueId}`),
+      );
+      this.publishChanges(owned, input.ops);
+      for (const op of input.ops) {
+        if (op.type === "activated" || (op.type === "issued" && op.status === "ACTIVE")) queueAdmissions.inc({ queue: queueId });
+        const { subject, body } = domainEvent(queueId, op);
+        bus.publish(subject, body);
+      }
+      return input.ops.map(() => null);
+    });
     return queueAdmissionMachine.provide({
       actors: {
         gather: endOfTurn,
@@ -126,18 +138,7 @@ export class QueueAdmissionHost implements OwnerHost {
             : undefined;
           return snapshot;
         }),
-        commit: fromPromise(async ({ input }: { input: CommitInput<QueueOp> }) => {
-          await timedCommit("queue", input.ops.length, () => storeCall("queue", commitQueue(db, queueId, lease.epoch, input.ops))).catch(
-            whenFenced(lease, "queue", `queue ${queueId}`),
-          );
-          this.publishChanges(owned, input.ops);
-          for (const op of input.ops) {
-            if (op.type === "activated" || (op.type === "issued" && op.status === "ACTIVE")) queueAdmissions.inc({ queue: queueId });
-            const { subject, body } = domainEvent(queueId, op);
-            bus.publish(subject, body);
-          }
-          return input.ops.map(() => null);
-        }),
+        commit: fromPromise(({ input }: { input: CommitInput<QueueOp> }) => commit(input)),
       },
     });
   }
@@ -179,6 +180,7 @@ export class QueueAdmissionHost implements OwnerHost {
         key: owned.queueId,
         // A queue never passivates; the idle timer only needs a finite value.
         idleMs: 86_400_000,
+        maxCommitsInFlight: this.config.actorCommitsInFlight,
         maxActive: this.config.queueMaxActive,
         activeTtlMs: this.config.queueActiveTtlMs,
         now: Date.now,

@@ -25,6 +25,8 @@ import { tokenFingerprint } from "./queue-admission-host";
 
 /** A copy older than this is not trusted: the contract's bound on how old a status may be. */
 export const MAX_STALENESS_MS = 250;
+/** How long a request waits for a copy that is not trusted right now (a hand-over) before it is answered 503. */
+const HANDOVER_WAIT_MS = 1000;
 /** A token missing from a fresh copy is looked for again after this many more beats of its owner. */
 const BEATS_TO_WAIT = 2;
 /** Fingerprints of tokens that left the queues, so asking about them again is answered at once. */
@@ -125,6 +127,7 @@ export class QueueViews {
       // No such concert: its tokens cannot be in any queue.
       if (this.tracked.get(queueId) !== t) return { kind: "absent" };
     }
+    if (!this.fresh(t)) await this.freshAgain(t);
     if (!this.fresh(t)) return { kind: "unready" };
     const seen = found(t.view!);
     if (seen) return seen;
@@ -186,6 +189,27 @@ export class QueueViews {
 
   private wake(t: Tracked): void {
     for (const waiter of [...t.waiters]) waiter();
+  }
+
+  /**
+   * Waits, a little, for a copy to be trusted again: a queue handed over gracefully has a new owner, and its copy a
+   * new model, within a fraction of a second, and its waiting room should not see a single error for it. A copy
+   * still not trusted after that answers 503.
+   */
+  private freshAgain(t: Tracked): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        if (!this.fresh(t)) return;
+        t.waiters.delete(done);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        t.waiters.delete(done);
+        resolve();
+      }, HANDOVER_WAIT_MS);
+      t.waiters.add(done);
+    });
   }
 
   private beatsLater(t: Tracked, beats: number): Promise<void> {

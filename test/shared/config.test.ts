@@ -32,6 +32,14 @@ describe("configuration", () => {
     expect(loadConfig({ NATS_URL: "nats://a:4222, nats://b:4222" }).nats.servers).toEqual(["nats://a:4222", "nats://b:4222"]);
   });
 
+  test("commits are pipelined on PGlite and one at a time on a PostgreSQL server, unless set", () => {
+    expect(loadConfig({}).actorCommitsInFlight).toBe(2);
+    expect(loadConfig({ DATABASE_URL: "memory://" }).actorCommitsInFlight).toBe(2);
+    expect(loadConfig({ DATABASE_URL: "postgres://db/x" }).actorCommitsInFlight).toBe(1);
+    expect(loadConfig({ DATABASE_URL: "postgres://db/x", ACTOR_COMMITS_IN_FLIGHT: "2" }).actorCommitsInFlight).toBe(2);
+    expect(() => loadConfig({ ACTOR_COMMITS_IN_FLIGHT: "3" })).toThrow("ACTOR_COMMITS_IN_FLIGHT must be between 1 and 2, got 3");
+  });
+
   test("bad values stop the start with a clear message", () => {
     expect(message({ QUEUE_MAX_ACTIVE: "abc" })).toBe('QUEUE_MAX_ACTIVE must be a whole number, got "abc"');
     expect(message({ QUEUE_MAX_ACTIVE: "0" })).toBe("QUEUE_MAX_ACTIVE must be between 1 and 9007199254740991, got 0");
