@@ -9,7 +9,7 @@
 // actors have stopped. On the PostgreSQL server it also runs the service as 1, 2 and 3 instances behind a round-robin
 // load generator. Options: --quick (smaller run), --only pglite|postgres, --scale-only (just the instances table),
 // --compare DIR (also run the service of another checkout, e.g. the main branch, as "before", for an A/B in one run),
-// --rush-only (no instances table, no memory).
+// --rush-only (no instances table, no memory), --sale (the sale opening instead: bench/sale.ts).
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,8 +25,16 @@ const { values } = parseArgs({
     "scale-only": { type: "boolean", default: false },
     "rush-only": { type: "boolean", default: false },
     compare: { type: "string" },
+    sale: { type: "boolean", default: false },
+    "status-only": { type: "boolean", default: false },
   },
 });
+
+// `--sale`: the sale opening end to end, in bench/sale.ts (which takes --only, --quick and --status-only too).
+if (values.sale) {
+  const sale = Bun.spawn(["bun", "bench/sale.ts", ...process.argv.slice(2)], { stdout: "inherit", stderr: "inherit" });
+  process.exit(await sale.exited);
+}
 const SECRET = "benchmark-secret";
 const SIZE = values.quick
   ? { queueUsers: 4000, rushUsers: 2000, seats: 1000, occupyRequests: 8000, checkoutUsers: 1000 }
@@ -324,6 +332,59 @@ async function memory(nats: NatsServer) {
   return { idle, loaded, passivated };
 }
 
+/**
+ * An operator's 100,000-seat hall: seconds from the request to the 201 (one INSERT of the seat map, then the owner
+ * loads the event), then an occupy rush on it.
+ */
+async function bigEvent(kind: DatabaseKind, natsServer: NatsServer) {
+  const db = await kind.fresh();
+  const port = await freePort();
+  const env: Env = { ...db.env, PORT: String(port), NATS_URL: natsServer.url, AUTH_SECRET: SECRET, SEED_DEMO: "false", LOG_LEVEL: "warn", QUEUE_MAX_ACTIVE: "100000" };
+  const service = await serve(["src/main.ts"], env, port);
+  try {
+    const { signUserToken } = await import("../src/http/auth");
+    const headers = { authorization: `Bearer ${await signUserToken(1, SECRET, 3600, { admin: true })}`, "content-type": "application/json" };
+    const post = async (path: string, body: unknown) =>
+      ((await (await fetch(`http://127.0.0.1:${port}${path}`, { method: "POST", headers, body: JSON.stringify(body) })).json()) as any).data;
+    const concert = await post("/api/v1/admin/concerts", { title: "대형 공연장", venue: "고척스카이돔", saleOpensAt: new Date(Date.now() - 60_000).toISOString() });
+    const started = performance.now();
+    const event = await post(`/api/v1/admin/concerts/${concert.id}/events`, {
+      startsAt: "2027-06-01T10:00:00.000Z",
+      sections: [{ name: "VIP", price: 198_000, seats: 20_000 }, { name: "R", price: 154_000, seats: 80_000 }],
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const state = join(tmpdir(), `bench-big-${port}.json`);
+    await load(port, "enter", { users: String(SIZE.rushUsers), "first-user": "1", state });
+    const [range] = await seatRange(env, event.id);
+    const occupied = await load(port, "occupy", {
+      users: String(SIZE.rushUsers),
+      "first-user": "1",
+      requests: String(SIZE.occupyRequests),
+      state,
+      event: String(event.id),
+      "first-seat": String(range!.first),
+      "last-seat": String(range!.last),
+    });
+    rmSync(state, { force: true });
+    return { seconds, seats: event.totalSeats as number, occupy: occupied };
+  } finally {
+    await service.stop();
+    await db.cleanup();
+  }
+}
+
+/** The event's seat ids, read after the service stopped writing them (PGlite serves one process: read over SQL on the server only). */
+async function seatRange(env: Env, eventId: number): Promise<{ first: number; last: number }[]> {
+  if (!env.DATABASE_URL) {
+    // Ids are assigned in one statement per event, consecutively; on a fresh database the first event starts at 1.
+    return [{ first: 1, last: 100_000 }];
+  }
+  const sql = new SQL(env.DATABASE_URL);
+  const rows = await sql.unsafe(`SELECT min(id)::int AS first, max(id)::int AS last FROM seats WHERE concert_event_id = $1`, [eventId]);
+  await sql.close();
+  return rows as { first: number; last: number }[];
+}
+
 const pct = (a: number, b: number) => `${Math.round((100 * a) / b)} %`;
 const row = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
 
@@ -377,6 +438,18 @@ try {
       if (!audit) continue;
       lines.push(`audit of ${who} (bun run verify): ${audit.ok ? "all invariants hold" : "VIOLATIONS"}`);
       if (!audit.ok) lines.push(audit.out);
+    }
+  }
+  if (!values["scale-only"] && !values["rush-only"]) {
+    lines.push(`\n### A 100,000-seat hall\n`);
+    lines.push(row(["database", "event created and loaded, s", "occupy req/s on it", "occupy p50 ms", "p99 ms", "200", "409", "other"]));
+    lines.push(row(["---", "---:", "---:", "---:", "---:", "---:", "---:", "---:"]));
+    for (const kind of await databases()) {
+      console.error(`— a 100,000-seat hall: ${kind.name}`);
+      const big = await bigEvent(kind, nats);
+      const o = big.occupy;
+      const other = o.requests - (o.statuses["200"] ?? 0) - (o.statuses["409"] ?? 0);
+      lines.push(row([kind.name, big.seconds.toFixed(2), o.rps, o.p50, o.p99, o.statuses["200"] ?? 0, o.statuses["409"] ?? 0, other]));
     }
   }
   if (values.only !== "pglite" && !values["rush-only"] && (await postgresAvailable())) {
