@@ -4,7 +4,7 @@ import { Elysia } from "elysia";
 import type { Bus } from "../shared/bus";
 import type { Config } from "../shared/config";
 import { AppError } from "../shared/errors";
-import { QUEUE_TOKEN_FORMAT } from "../shared/subjects";
+import { eventSubject, QUEUE_TOKEN_FORMAT } from "../shared/subjects";
 import type { QueueStatus } from "../shared/messages";
 import type { bearerVerifier } from "./auth";
 import { RateLimiter } from "./rate-limit";
@@ -42,6 +42,32 @@ export interface Api {
   /** The same, answering `{"list": …}` with the reply's list as it came, neither parsed nor checked again here. */
   askList(request: Request, subject: string, payload: unknown): Promise<Response>;
   limits: { queueEntries: RateLimiter; occupations: RateLimiter };
+  /** Which event each reservation made through this instance belongs to (see ReservationEvents). */
+  reservations: ReservationEvents;
+}
+
+/** Reservations remembered at most; a payment of one forgotten takes the longer way. */
+const RESERVATIONS_REMEMBERED = 200_000;
+
+/**
+ * The event of each reservation this instance relayed. A payment (or a cancellation) of one of them goes straight to
+ * its event's actor; any other goes through the payments service, which looks the event up in the database: one
+ * NATS hop and one query less for nearly every checkout, since buyers pay on the instance they reserved on. A
+ * reservation never moves to another event, so nothing here can go stale.
+ */
+export class ReservationEvents {
+  private readonly events = new Map<number, number>();
+
+  remember(reservationId: number, eventId: number): void {
+    if (this.events.size >= RESERVATIONS_REMEMBERED) this.events.delete(this.events.keys().next().value!);
+    this.events.set(reservationId, eventId);
+  }
+
+  /** The subject to send a payment or cancellation to: the event actor's when known. */
+  subject(reservationId: number, command: "pay" | "cancel", viaPayments: string): string {
+    const eventId = this.events.get(reservationId);
+    return eventId === undefined ? viaPayments : eventSubject(eventId, command);
+  }
 }
 
 const requestIds = new WeakMap<Request, string>();

@@ -5,7 +5,7 @@ import { Elysia, t } from "elysia";
 import { AppError, CATALOG, errorBody, isErrorCode, RETRY_AFTER_SECONDS, type ErrorCode } from "../shared/errors";
 import { log } from "../shared/log";
 import { httpMetrics, registry } from "../shared/metrics";
-import { pathnameOf, requestIdOf, type Api, type HttpDeps } from "./api";
+import { pathnameOf, requestIdOf, ReservationEvents, type Api, type HttpDeps } from "./api";
 import { adminRoutes } from "./admin-routes";
 import { bearerVerifier } from "./auth";
 import { InFlight, laneOf } from "./in-flight";
@@ -80,6 +80,7 @@ export function createApp(deps: HttpDeps) {
       return new Response(`{"list":${list}}`, { headers: { "content-type": "application/json", "x-request-id": requestIdOf(request) } });
     },
     limits: { queueEntries: new RateLimiter(config.rateLimitQueue), occupations: new RateLimiter(config.rateLimitOccupy) },
+    reservations: new ReservationEvents(),
   };
 
   // Precompiled at start, so the first requests of a rush do not pay for compiling the handlers.

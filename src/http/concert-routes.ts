@@ -82,7 +82,9 @@ export function concertRoutes(api: Api) {
         const eventId = idFrom(params.concertEventId);
         const seatIds = seatIdsOf(body);
         const admittedTo = await admitted(userTokenOf(request));
-        return { data: await api.ask<ReservationView>(request, eventSubject(eventId, "reserve"), { userId, admittedTo, seatIds }) };
+        const reservation = await api.ask<ReservationView>(request, eventSubject(eventId, "reserve"), { userId, admittedTo, seatIds });
+        api.reservations.remember(reservation.id, eventId);
+        return { data: reservation };
       },
       {
         params: eventParams,

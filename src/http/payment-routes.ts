@@ -10,7 +10,10 @@ export function paymentRoutes(api: Api) {
   return userApi(api)
     .post(
       "/payments",
-      async ({ body, userId, request }) => ({ data: await api.ask<PaymentView>(request, Requests.pay, { userId, reservationId: body.reservationId }) }),
+      async ({ body, userId, request }) => {
+        const { reservationId } = body;
+        return { data: await api.ask<PaymentView>(request, api.reservations.subject(reservationId, "pay", Requests.pay), { userId, reservationId }) };
+      },
       {
         body: S.PayBody,
         response: {
@@ -40,9 +43,11 @@ export function paymentRoutes(api: Api) {
     )
     .delete(
       "/reservations/:reservationId",
-      async ({ params, userId, request }) => ({
-        data: await api.ask<ReservationView>(request, Requests.cancelReservation, { userId, reservationId: idFrom(params.reservationId) }),
-      }),
+      async ({ params, userId, request }) => {
+        const reservationId = idFrom(params.reservationId);
+        const subject = api.reservations.subject(reservationId, "cancel", Requests.cancelReservation);
+        return { data: await api.ask<ReservationView>(request, subject, { userId, reservationId }) };
+      },
       {
         params: t.Object({ reservationId: S.IdParam }),
         response: {
