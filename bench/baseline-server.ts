@@ -8,7 +8,7 @@ import { connectBus } from "../src/shared/bus";
 import { fail, ok } from "../src/shared/codec";
 import { loadConfig } from "../src/shared/config";
 import { openDatabase, type Database } from "../src/shared/db";
-import { createApp, instrumented, SERVER_BODY_LIMIT } from "../src/http/app";
+import { createApp, serve, SERVER_BODY_LIMIT } from "../src/http/app";
 import { Api } from "../src/shared/messages";
 import { addService, endpoint } from "../src/shared/nats-service";
 import { GLOBAL_QUEUE, queueSubject } from "../src/shared/subjects";
@@ -71,7 +71,7 @@ const app = createApp({
   queues: { status: async () => active, stream: async () => new Response(`event: status\ndata: ${JSON.stringify(active)}\n\n`) },
   ready: async () => true,
 });
-const server = Bun.serve({ port: config.port, fetch: instrumented(app.fetch), maxRequestBodySize: SERVER_BODY_LIMIT });
+const server = Bun.serve({ port: config.port, fetch: serve(app.fetch), maxRequestBodySize: SERVER_BODY_LIMIT });
 console.error(`baseline ${mode} listening on ${server.port}`);
 process.on("SIGTERM", async () => {
   await server.stop();

@@ -112,9 +112,10 @@ export function withinBudget(limiter: RateLimiter, userId: number): void {
 
 /** The routes of one feature under /api/v1, each knowing its caller's user id from the bearer token. */
 export function userApi(api: Api) {
-  return new Elysia({ prefix: "/api/v1" })
-    .derive({ as: "local" }, async ({ headers }) => ({ userId: (await api.verifyBearer(headers.authorization)).userId }))
-    .derive({ as: "local" }, ({ userId }) => ({
+  return new Elysia({ prefix: "/api/v1" }).derive({ as: "local" }, async ({ headers }) => {
+    const { userId } = await api.verifyBearer(headers.authorization);
+    return {
+      userId,
       /** Refuses a path {userId} that is not the caller. */
       self(pathUserId: string): number {
         const id = idFrom(pathUserId);
@@ -122,7 +123,8 @@ export function userApi(api: Api) {
         return id;
       },
       admitted: (token: string | undefined) => api.deps.queueGate.requireActive(token, userId),
-    }));
+    };
+  });
 }
 
 /** The operators' routes under /api/v1/admin: a valid token without `role: "admin"` is 403 forbidden. */
