@@ -197,35 +197,25 @@ export class QueueViews {
    * still not trusted after that answers 503.
    */
   private freshAgain(t: Tracked): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        if (!this.fresh(t)) return;
-        t.waiters.delete(done);
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        t.waiters.delete(done);
-        resolve();
-      }, HANDOVER_WAIT_MS);
-      t.waiters.add(done);
-    });
+    return this.until(t, () => this.fresh(t), HANDOVER_WAIT_MS);
   }
 
   private beatsLater(t: Tracked, beats: number): Promise<void> {
     const target = t.beats + beats;
+    return this.until(t, () => t.beats >= target || !this.fresh(t), MAX_STALENESS_MS);
+  }
+
+  /** Resolves once `done()` holds, looked at whenever the owner is heard from or the copy is rebuilt, or after `ms`. */
+  private until(t: Tracked, done: () => boolean, ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const done = () => {
-        if (t.beats < target && this.fresh(t)) return;
-        t.waiters.delete(done);
+      const finish = () => {
+        t.waiters.delete(check);
         clearTimeout(timer);
         resolve();
       };
-      const timer = setTimeout(() => {
-        t.waiters.delete(done);
-        resolve();
-      }, MAX_STALENESS_MS);
-      t.waiters.add(done);
+      const check = () => done() && finish();
+      const timer = setTimeout(finish, ms);
+      t.waiters.add(check);
     });
   }
 
