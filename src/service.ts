@@ -3,6 +3,7 @@
 import type { Service } from "nats";
 import { connectBus, type Bus } from "./shared/bus";
 import { keepEventStream } from "./shared/event-stream";
+import { OutboxRelay } from "./shared/outbox";
 import { startCatalogService } from "./catalog/catalog";
 import { startCatalogAdminService } from "./catalog/catalog-admin";
 import { ConcertEventHost } from "./concert-event/concert-event-host";
@@ -49,12 +50,14 @@ export async function startService(config: Config): Promise<RunningService> {
   const bus = await connectBus(config.nats, config.requestTimeoutMs, { whenNoResponder: requestOwner });
   // Before any actor starts, so the stream keeps the first event too.
   const stopEventStream = await keepEventStream(bus.nc);
+  const relay = new OutboxRelay(bus.nc, db, () => bus.connected());
+  relay.start();
   const instance = instanceName(config);
-  const events = new ConcertEventHost(bus.nc, db, bus, config, instance);
-  const queue = new QueueAdmissionHost(bus.nc, db, bus, config, instance);
+  const events = new ConcertEventHost(bus.nc, db, relay, config, instance);
+  const queue = new QueueAdmissionHost(bus.nc, db, bus, relay, config, instance);
   const ownership = new Ownership(db, bus.nc, bus, { instance, leaseMs: config.ownershipLeaseMs, exclusive: db.engine === "pglite" }, { events, queue });
   const services: Service[] = [
-    await startWalletService(bus.nc, db, bus),
+    await startWalletService(bus.nc, db, relay),
     await startPaymentService(bus.nc, db, bus),
     await startCatalogService(bus.nc, db),
     await startCatalogAdminService(bus.nc, db),
@@ -88,6 +91,7 @@ export async function startService(config: Config): Promise<RunningService> {
       await Promise.all(services.map((s) => s.stop()));
       events.stop();
       queue.stop();
+      await relay.stop();
       stopEventStream();
       await bus.close();
       await db.close();

@@ -7,7 +7,6 @@ import { createActor, fromPromise, type Actor } from "xstate";
 import { concertEventMachine, EVENT_COMMAND_TYPES, type CommitInput, type EventCommand, type EventRequest } from "../../actors/concert-event";
 import { endOfTurn, mailboxDepth, pipelined } from "../../actors/durable-entity";
 import type { EventOp, OpResult } from "../../actors/seat-inventory";
-import type { Publisher } from "../shared/bus";
 import { fail, type Reply } from "../shared/codec";
 import { commitConcertEvent, loadConcertEvent, releaseLapsed } from "./concert-event-store";
 import type { Config } from "../shared/config";
@@ -22,6 +21,7 @@ import { settled, whenFenced, type Lease, type OwnerHost } from "../cluster/owne
 import type { TObject } from "typebox";
 import { Api, ConcertUpdated, type Exchange } from "../shared/messages";
 import { eventSubject, Events, message, type Outgoing } from "../shared/subjects";
+import { outboxEvents, type OutboxEvent, type OutboxRelay } from "../shared/outbox";
 
 type EventActor = Actor<typeof concertEventMachine>;
 
@@ -97,42 +97,44 @@ function count(op: EventOp, result: OpResult): void {
 export class ConcertEventHost implements OwnerHost {
   private readonly owned = new Map<number, Owned>();
   private readonly windows: Subscription;
+  /** Events of what a claim released, until the claim's transaction has committed and the event is acquired. */
+  private readonly claimedEvents = new Map<number, OutboxEvent[]>();
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly db: Database,
-    private readonly bus: Publisher,
+    private readonly relay: OutboxRelay,
     private readonly config: Config,
     private readonly instance: string,
   ) {
     this.observeActors();
-    this.windows = listen(nc, Events.allConcertUpdates, ConcertUpdated, (update) => this.windowChanged(update));
+    this.windows = listen(nc, Events.allConcertUpdates, ConcertUpdated, (update) => void this.windowChanged(update));
   }
 
   /**
    * A concert's sale window moved: its events' live actors learn it now (one that is loading gets it once loaded);
-   * a stopped actor reads it from the database when it starts again.
+   * a stopped actor reads it from the database when it starts again. The window is read from the database, not taken
+   * from the event: an event can arrive twice (see shared/outbox.ts), and a late repeat must not undo a later edit.
    */
-  private windowChanged(update: ConcertUpdated): void {
-    const opensAt = Date.parse(update.saleOpensAt);
-    const closesAt = update.saleClosesAt === null ? undefined : Date.parse(update.saleClosesAt);
-    for (const { running } of this.owned.values()) {
-      running?.mailbox.post({ type: "window", concertId: update.concertId, opensAt, closesAt });
-    }
+  private async windowChanged({ concertId }: ConcertUpdated): Promise<void> {
+    if (![...this.owned.values()].some((owned) => owned.running)) return;
+    const [row] = await this.db.query(`SELECT sale_opens_at, sale_closes_at FROM concerts WHERE id = $1`, [concertId]).catch(() => []);
+    if (!row) return;
+    const opensAt = new Date(row.sale_opens_at as string).getTime();
+    const closesAt = row.sale_closes_at === null ? undefined : new Date(row.sale_closes_at as string).getTime();
+    for (const { running } of this.owned.values()) running?.mailbox.post({ type: "window", concertId, opensAt, closesAt });
   }
 
   /** The actor logic for one ownership: every commit it makes is fenced by the lease's epoch. */
   private logicFor(eventId: number, lease: Lease) {
-    const { db, bus } = this;
+    const { db, relay } = this;
     const commit = pipelined(async (input: CommitInput) => {
-      const results = await timedCommit("concert-event", input.ops.length, () =>
-        storeCall("concert-event", commitConcertEvent(db, input.key, lease.epoch, input.ops)),
+      const eventsOf = (results: OpResult[]) => outboxEvents(input.ops.flatMap((op, i) => domainEvents(eventId, op, results[i] ?? null)));
+      const { results, events } = await timedCommit("concert-event", input.ops.length, () =>
+        storeCall("concert-event", commitConcertEvent(db, input.key, lease.epoch, input.ops, eventsOf)),
       ).catch(whenFenced(lease, "concert-event", eventEntity(eventId)));
-      input.ops.forEach((op, i) => {
-        const result = results[i] ?? null;
-        count(op, result);
-        for (const { subject, body } of domainEvents(input.key, op, result)) bus.publish(subject, body);
-      });
+      relay.publish(events);
+      input.ops.forEach((op, i) => count(op, results[i] ?? null));
       return results;
     });
     return concertEventMachine.provide({
@@ -147,14 +149,20 @@ export class ConcertEventHost implements OwnerHost {
   /** Whatever lapsed while no actor owned the event (after a crash, say) is released before its new owner loads it. */
   async onClaim(entity: Entity, tx: Queryable): Promise<void> {
     const eventId = eventOfEntity(entity)!;
-    const released = await releaseLapsed(tx, eventId, Date.now());
-    if (released > 0) log.info("released lapsed holds and reservations on taking the event", { eventId, released });
+    const eventsOf = (ops: EventOp[]) => outboxEvents(ops.flatMap((op) => domainEvents(eventId, op, null)));
+    const { released, events } = await releaseLapsed(tx, eventId, Date.now(), eventsOf);
+    if (released.length === 0) return;
+    log.info("released lapsed holds and reservations on taking the event", { eventId, released: released.length });
+    // Published once the claim has committed (acquire follows it); a claim that fails leaves nothing to publish.
+    this.claimedEvents.set(eventId, events);
   }
 
   async acquire(entity: Entity, lease: Lease): Promise<void> {
     const eventId = eventOfEntity(entity)!;
     const owned: Owned = { lease, logic: this.logicFor(eventId, lease) };
     this.owned.set(eventId, owned);
+    this.relay.publish(this.claimedEvents.get(eventId) ?? []);
+    this.claimedEvents.delete(eventId);
     owned.service = await addService(
       this.nc,
       "concert-event",

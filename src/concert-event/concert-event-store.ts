@@ -1,10 +1,12 @@
 // Persistence for the concert-event actor: rebuilds an event's inventory from the database, and commits a batch of
 // the actor's ops in one transaction. Every UPDATE names the state it expects; if the database disagrees the whole
-// batch fails, and the actor reloads instead of drifting from what is stored.
+// batch fails, and the actor reloads instead of drifting from what is stored. The batch's domain events are recorded
+// by the same transaction (or statement), in the outbox.
 import type { EventOp, InventorySnapshot, OpResult, Reservation, Seat, SeatStatus } from "../../actors/seat-inventory";
 import type { Database, Queryable } from "../shared/db";
 import { fromEpochMs, StoreDriftError, type Row } from "../shared/db/port";
 import { eventEntity, fence, fenceCte, FencedError } from "../cluster/ownership-store";
+import { recordEvents, recordEventsParams, recordEventsSql, type OutboxEvent } from "../shared/outbox";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const ms = (value: unknown) => (value instanceof Date ? value.getTime() : new Date(String(value)).getTime());
@@ -117,18 +119,19 @@ async function applySeatRun(tx: Queryable, eventId: number, run: SeatOp[]): Prom
  * saves the BEGIN, fence and COMMIT round trips. Fence and change go together (fenceCte), and the run changes all its
  * seats or none: the UPDATE applies only when every seat is in the state the actor expects.
  */
-async function commitSeatRun(db: Database, eventId: number, epoch: number, run: SeatOp[]): Promise<void> {
+async function commitSeatRun(db: Database, eventId: number, epoch: number, run: SeatOp[], events: OutboxEvent[]): Promise<void> {
   const { source, params, expected, change } = seatRunParts(run);
   const n = params.length;
   const [event, entity, owner, count] = [n + 1, n + 2, n + 3, n + 4].map((i) => `$${i}`);
   const matching = `s.id = u.id AND s.concert_event_id = ${event} AND ${expected}`;
+  const applies = `EXISTS (SELECT 1 FROM owner) AND (SELECT n FROM ready) = ${count}`;
   const [row] = await db.query(
     `WITH ${fenceCte(entity!, owner!)},
           ready AS (SELECT count(*) AS n FROM seats s, ${source} WHERE ${matching}),
-          change AS (UPDATE seats s SET ${change} FROM ${source}
-                      WHERE ${matching} AND EXISTS (SELECT 1 FROM owner) AND (SELECT n FROM ready) = ${count} RETURNING s.id)
+          change AS (UPDATE seats s SET ${change} FROM ${source} WHERE ${matching} AND ${applies} RETURNING s.id),
+          recorded AS (${recordEventsSql(n + 5, applies)})
      SELECT (SELECT count(*) FROM owner)::int AS owned, (SELECT count(*) FROM change)::int AS changed`,
-    [...params, eventId, eventEntity(eventId), epoch, run.length],
+    [...params, eventId, eventEntity(eventId), epoch, run.length, ...recordEventsParams(events)],
   );
   if (Number(row!.owned) === 0) throw new FencedError(eventEntity(eventId));
   if (Number(row!.changed) !== run.length) throw new StoreDriftError(`expected ${run.length} seats, changed ${row!.changed}`);
@@ -336,16 +339,30 @@ async function refund(tx: Queryable, op: Extract<EventOp, { type: "refunded" }>)
 
 const isSeatOp = (op: EventOp): op is SeatOp => op.type === "held" || op.type === "released";
 
+/** What a batch's commit made: each op's result, and the domain events recorded with it. */
+export interface Committed {
+  results: OpResult[];
+  events: OutboxEvent[];
+}
+
 /**
  * One transaction for the whole batch, fenced by the owner's epoch. A checkout rush puts dozens of reservations and
  * payments in one batch, and every statement is a round trip that waits its turn on the busy event loop (on the
  * server) or a call into the engine (on PGlite): so each segment is a statement per kind of op, not per op, and a
  * batch that is one run of holds (or releases) is that statement alone.
  */
-export async function commitConcertEvent(db: Database, eventId: number, epoch: number, ops: EventOp[]): Promise<OpResult[]> {
+export async function commitConcertEvent(
+  db: Database,
+  eventId: number,
+  epoch: number,
+  ops: EventOp[],
+  eventsOf: (results: OpResult[]) => OutboxEvent[] = () => [],
+): Promise<Committed> {
   if (ops.length > 0 && ops.every(isSeatOp) && ops.every((op) => op.type === ops[0]!.type)) {
-    await commitSeatRun(db, eventId, epoch, ops);
-    return ops.map(() => null);
+    const results = ops.map(() => null);
+    const events = eventsOf(results);
+    await commitSeatRun(db, eventId, epoch, ops, events);
+    return { results, events };
   }
   return db.transaction(async (tx) => {
     await fence(tx, eventEntity(eventId), epoch);
@@ -356,29 +373,54 @@ export async function commitConcertEvent(db: Database, eventId: number, epoch: n
         if (run.length > 0) await applyPhase(tx, eventId, run, results);
       }
     }
-    return results;
+    // The events name what the database assigned (reservation and payment ids), so they are made last.
+    const events = eventsOf(results);
+    await recordEvents(tx, events);
+    return { results, events };
   });
 }
 
 /**
  * Releases the event's holds and unpaid reservations whose time passed while no actor owned it (after a crash, say).
- * Runs inside the transaction that hands the event to its new owner, before that owner loads it.
+ * Runs inside the transaction that hands the event to its new owner, before that owner loads it, and records the
+ * events of what it released there too. Returns those releases as the ops the actor would have made.
  */
-export async function releaseLapsed(tx: Queryable, eventId: number, now: number): Promise<number> {
+export async function releaseLapsed(
+  tx: Queryable,
+  eventId: number,
+  now: number,
+  eventsOf: (ops: EventOp[]) => OutboxEvent[] = () => [],
+): Promise<{ released: EventOp[]; events: OutboxEvent[] }> {
+  // The CTE reads each row before its update, so the holder is still known.
   const holds = await tx.query(
-    `UPDATE seats SET status = 'AVAILABLE', user_id = NULL, hold_expires_at = NULL
-      WHERE concert_event_id = $1 AND status = 'HELD' AND hold_expires_at <= $2 RETURNING id`,
+    `WITH lapsed AS (SELECT id, user_id FROM seats
+                      WHERE concert_event_id = $1 AND status = 'HELD' AND hold_expires_at <= $2 FOR UPDATE),
+          freed AS (UPDATE seats s SET status = 'AVAILABLE', user_id = NULL, hold_expires_at = NULL FROM lapsed WHERE s.id = lapsed.id)
+     SELECT id, user_id FROM lapsed`,
     [eventId, iso(now)],
   );
   const reservations = await tx.query(
     `UPDATE reservations SET status = 'EXPIRED'
-      WHERE concert_event_id = $1 AND status = 'PENDING' AND expires_at <= $2 RETURNING id`,
+      WHERE concert_event_id = $1 AND status = 'PENDING' AND expires_at <= $2 RETURNING id, user_id`,
     [eventId, iso(now)],
   );
-  await tx.query(
-    `UPDATE seats SET status = 'AVAILABLE', user_id = NULL, reservation_id = NULL
-      WHERE status = 'RESERVED' AND reservation_id = ANY($1::bigint[])`,
+  const seats = await tx.query(
+    `WITH lapsed AS (SELECT id, reservation_id FROM seats WHERE status = 'RESERVED' AND reservation_id = ANY($1::bigint[]) FOR UPDATE),
+          freed AS (UPDATE seats s SET status = 'AVAILABLE', user_id = NULL, reservation_id = NULL FROM lapsed WHERE s.id = lapsed.id)
+     SELECT id, reservation_id FROM lapsed ORDER BY id`,
     [reservations.map((r) => Number(r.id))],
   );
-  return holds.length + reservations.length;
+  const released: EventOp[] = [
+    ...holds.map((h): EventOp => ({ type: "released", seatId: Number(h.id), userId: Number(h.user_id), reason: "expired" })),
+    ...reservations.map((r): EventOp => ({
+      type: "reservationEnded",
+      reservationId: Number(r.id),
+      userId: Number(r.user_id),
+      seatIds: seats.filter((seat) => Number(seat.reservation_id) === Number(r.id)).map((seat) => Number(seat.id)),
+      status: "EXPIRED",
+    })),
+  ];
+  const events = eventsOf(released);
+  await recordEvents(tx, events);
+  return { released, events };
 }

@@ -23,9 +23,12 @@ import { queueEntity, queueIdOf, type Entity } from "../cluster/ownership-store"
 import { Api, PaymentCompleted, type QueueViewHeartbeat, type QueueViewSnapshot } from "../shared/messages";
 import { Events, GLOBAL_QUEUE, message, QueueViews, queueSubject, type Outgoing } from "../shared/subjects";
 import { commitQueue, loadQueue } from "./queue-store";
+import { outboxEvents, RecentIds, type OutboxRelay } from "../shared/outbox";
 
 /** How often an owner tells every instance which version of its queues it has committed. */
 const HEARTBEAT_MS = 50;
+/** Payments whose events were seen, to drop repeats: far more than a sale's payments in the minutes a repeat can lag. */
+const PAYMENTS_REMEMBERED = 100_000;
 
 type QueueActor = Actor<typeof queueAdmissionMachine>;
 
@@ -94,37 +97,41 @@ interface Owned {
 export class QueueAdmissionHost implements OwnerHost {
   private readonly owned = new Map<number, Owned>();
   private readonly payments: Subscription;
+  private readonly paymentsSeen = new RecentIds(PAYMENTS_REMEMBERED);
   private readonly heartbeat: ReturnType<typeof setInterval>;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly db: Database,
     private readonly bus: Publisher,
+    private readonly relay: OutboxRelay,
     private readonly config: Config,
     private readonly instance: string,
   ) {
     this.observeQueues();
     // A payment ends its user's turn in the global queue and in the concert's: the payment's transaction already
     // expired those tokens, the actors free the places.
-    this.payments = listen(nc, Events.allPayments, PaymentCompleted, ({ userId, concertId }) => {
+    // A payment's event can arrive twice (see shared/outbox.ts); a repeat must not end a turn the user took since.
+    this.payments = listen(nc, Events.allPayments, PaymentCompleted, ({ userId, concertId, paymentId }) => {
+      if (!this.paymentsSeen.add(paymentId)) return;
       for (const queueId of new Set([GLOBAL_QUEUE, concertId])) this.owned.get(queueId)?.mailbox.post({ type: "paid", userId });
     });
     this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
   }
 
   private logicFor(owned: Owned) {
-    const { db, bus, config } = this;
+    const { db, relay, config } = this;
     const { queueId, lease } = owned;
     const rules = { maxActive: config.queueMaxActive, activeTtlMs: config.queueActiveTtlMs };
     const commit = pipelined(async (input: CommitInput<QueueOp>) => {
-      await timedCommit("queue", input.ops.length, () => storeCall("queue", commitQueue(db, queueId, lease.epoch, input.ops))).catch(
+      const events = outboxEvents(input.ops.map((op) => domainEvent(queueId, op)));
+      await timedCommit("queue", input.ops.length, () => storeCall("queue", commitQueue(db, queueId, lease.epoch, input.ops, events))).catch(
         whenFenced(lease, "queue", `queue ${queueId}`),
       );
       this.publishChanges(owned, input.ops);
+      relay.publish(events);
       for (const op of input.ops) {
         if (op.type === "activated" || (op.type === "issued" && op.status === "ACTIVE")) queueAdmissions.inc({ queue: queueId });
-        const { subject, body } = domainEvent(queueId, op);
-        bus.publish(subject, body);
       }
       return input.ops.map(() => null);
     });

@@ -1,10 +1,11 @@
 // Persistence for the queue-admission actors: a queue's live tokens (and, for a concert, its sale window), and a batch
-// of its changes per transaction, fenced by the queue's ownership epoch.
+// of its changes per transaction, fenced by the queue's ownership epoch, with the domain events of those changes.
 import type { QueueOp, QueueSnapshot, QueueTokenRecord } from "../../actors/queue-admission";
 import type { Database, Queryable } from "../shared/db";
 import { fromEpochMs, StoreDriftError } from "../shared/db/port";
 import { GLOBAL_QUEUE } from "../shared/subjects";
 import { fence, fenceCte, FencedError, queueEntity } from "../cluster/ownership-store";
+import { recordEvents, recordEventsParams, recordEventsSql, type OutboxEvent } from "../shared/outbox";
 
 const ms = (value: unknown) => (value instanceof Date ? value.getTime() : new Date(String(value)).getTime());
 const optionalMs = (value: unknown) => (value === null || value === undefined ? undefined : ms(value));
@@ -150,16 +151,18 @@ function runsOf(ops: QueueOp[]): QueueOp[][] {
 }
 
 /** One statement that applies a run only while the epoch is current, fence and change together (see fenceCte). */
-async function applyFencedRun(db: Database, queueId: number, epoch: number, run: RunOp[]): Promise<void> {
+async function applyFencedRun(db: Database, queueId: number, epoch: number, run: RunOp[], events: OutboxEvent[]): Promise<void> {
   const { sql, params } = statementFor(queueId, run);
-  const guarded = run[0]!.type === "issued" ? `${sql} WHERE EXISTS (SELECT 1 FROM owner)` : `${sql} AND EXISTS (SELECT 1 FROM owner)`;
+  const owned = "EXISTS (SELECT 1 FROM owner)";
+  const guarded = run[0]!.type === "issued" ? `${sql} WHERE ${owned}` : `${sql} AND ${owned}`;
   const n = params.length;
   const entity = queueEntity(queueId);
   const [row] = await db.query(
     `WITH ${fenceCte(`$${n + 1}`, `$${n + 2}`)},
-          change AS (${guarded})
+          change AS (${guarded}),
+          recorded AS (${recordEventsSql(n + 3, owned)})
      SELECT count(*)::int AS owned FROM owner`,
-    [...params, entity, epoch],
+    [...params, entity, epoch, ...recordEventsParams(events)],
   );
   if (Number(row!.owned) === 0) throw new FencedError(entity);
 }
@@ -169,15 +172,16 @@ async function applyFencedRun(db: Database, queueId: number, epoch: number, run:
  * issued (or expired) tokens is one statement, atomic on its own: during a queue rush that saves the BEGIN and COMMIT
  * round trips, each of which waits behind the busy event loop. Anything else takes a transaction.
  */
-export async function commitQueue(db: Database, queueId: number, epoch: number, ops: QueueOp[]): Promise<void> {
+export async function commitQueue(db: Database, queueId: number, epoch: number, ops: QueueOp[], events: OutboxEvent[] = []): Promise<void> {
   const runs = runsOf(ops);
   const only = runs.length === 1 ? runs[0]! : undefined;
-  if (only && (only[0]!.type === "issued" || only[0]!.type === "expired")) return applyFencedRun(db, queueId, epoch, only as RunOp[]);
+  if (only && (only[0]!.type === "issued" || only[0]!.type === "expired")) return applyFencedRun(db, queueId, epoch, only as RunOp[], events);
   await db.transaction(async (tx) => {
     await fence(tx, queueEntity(queueId), epoch);
     for (const run of runs) {
       if (run.every(isRunOp)) await applyRun(tx, queueId, run);
       else await applyOne(tx, queueId, run);
     }
+    await recordEvents(tx, events);
   });
 }

@@ -126,6 +126,18 @@ export const fencedCommits = new Counter({
   registers: [registry],
 });
 
+export const outboxPublished = new Counter({
+  name: "outbox_events_published_total",
+  help: "Domain events the event stream acknowledged (a repeat the stream dropped counts again)",
+  registers: [registry],
+});
+
+export const outboxBacklog = new Gauge({
+  name: "outbox_events_swept",
+  help: "Events the last sweep of the outbox found still unpublished a few seconds after their commit",
+  registers: [registry],
+});
+
 /** Registers gauges whose values are read from a live source at scrape time. */
 export function observe(
   name: string,

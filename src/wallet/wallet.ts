@@ -1,13 +1,13 @@
 // The prepaid wallet: balances and charges. A charge is one atomic UPDATE, so concurrent charges all count, and
-// every charge is written to the ledger in the same transaction.
+// every charge is written to the ledger, and its event to the outbox, in the same transaction.
 import type { NatsConnection, Service } from "nats";
 import { ok } from "../shared/codec";
 import type { Database } from "../shared/db";
 import { AppError } from "../shared/errors";
 import { addService, endpoint } from "../shared/nats-service";
-import { Events, Requests } from "../shared/subjects";
+import { Events, message, Requests } from "../shared/subjects";
 import { Api, type Balance } from "../shared/messages";
-import type { Publisher } from "../shared/bus";
+import { outboxEvents, recordEvents, type OutboxEvent, type OutboxRelay } from "../shared/outbox";
 
 export const MAX_BALANCE = 1_000_000_000_000;
 
@@ -16,8 +16,11 @@ export async function balanceOf(db: Database, userId: number): Promise<Balance> 
   return { balance: row ? Number(row.balance) : 0 };
 }
 
-/** `amount` is the schema's (1 to MAX_CHARGE); that the balance stays within MAX_BALANCE is the one rule left here. */
-export async function charge(db: Database, userId: number, amount: number): Promise<Balance> {
+/**
+ * `amount` is the schema's (1 to MAX_CHARGE); that the balance stays within MAX_BALANCE is the one rule left here.
+ * The charge's event is recorded in its transaction and handed back for the relay to publish.
+ */
+export async function charge(db: Database, userId: number, amount: number): Promise<{ balance: Balance; events: OutboxEvent[] }> {
   return db.transaction(async (tx) => {
     const rows = await tx.query(
       `INSERT INTO wallets (user_id, balance) VALUES ($1, $2)
@@ -27,12 +30,15 @@ export async function charge(db: Database, userId: number, amount: number): Prom
       [userId, amount, MAX_BALANCE],
     );
     if (rows.length === 0) throw new AppError("invalid_amount");
+    const balance = Number(rows[0]!.balance);
+    const events = outboxEvents([message(Events.walletCharged, { userId, amount, balance })]);
     await tx.query(`INSERT INTO wallet_ledger (user_id, amount, kind) VALUES ($1, $2, 'charge')`, [userId, amount]);
-    return { balance: Number(rows[0]!.balance) };
+    await recordEvents(tx, events);
+    return { balance: { balance }, events };
   });
 }
 
-export function startWalletService(nc: NatsConnection, db: Database, bus: Publisher): Promise<Service> {
+export function startWalletService(nc: NatsConnection, db: Database, relay: OutboxRelay): Promise<Service> {
   return addService(nc, "wallet", "잔액 조회와 충전", [
     endpoint({
       name: "balance",
@@ -45,9 +51,9 @@ export function startWalletService(nc: NatsConnection, db: Database, bus: Publis
       subject: Requests.walletCharge,
       messages: Api.wallet.charge,
       handle: async ({ userId, amount }) => {
-        const result = await charge(db, userId, amount);
-        bus.publish(Events.walletCharged, { userId, amount, balance: result.balance });
-        return ok(result);
+        const { balance, events } = await charge(db, userId, amount);
+        relay.publish(events);
+        return ok(balance);
       },
     }),
   ]);

@@ -48,7 +48,7 @@ for (const dbCase of await databaseCases()) {
     /** The event's seats at 50,000 (the first ten are VIP), handed out in order. */
     let free: number[];
     const take = (n: number) => free.splice(0, n);
-    const commit = (ops: EventOp[]) => commitConcertEvent(db, eventId, epoch, ops);
+    const commit = async (ops: EventOp[]) => (await commitConcertEvent(db, eventId, epoch, ops)).results;
     const fund = async (userId: number, amount: number) => {
       await db.query(`INSERT INTO wallets (user_id, balance) VALUES ($1, $2)`, [userId, amount]);
       await db.query(`INSERT INTO wallet_ledger (user_id, amount, kind) VALUES ($1, $2, 'charge')`, [userId, amount]);

@@ -1,0 +1,227 @@
+// Domain events that are never lost: a change's events are rows of `event_outbox`, written by the same transaction
+// (or the same single statement) as the change itself, so they exist exactly when the change does. The relay then
+// publishes them to the JetStream stream RSV_EVENTS with `Nats-Msg-Id` = the row's id and deletes the rows JetStream
+// acknowledged.
+//
+// Two ways out of the table. Right after its commit, the committing instance publishes the events it just wrote
+// (the fast path: no read of the table, the events are still in memory). Whatever is still in the table a few
+// seconds later (the process died between the commit and the publish, NATS was down, the ack never came) is swept:
+// any instance claims a page of such rows (FOR UPDATE SKIP LOCKED, and a claim that lapses if its instance dies),
+// publishes them in id order and deletes them once acknowledged. A row published twice (the fast path was slow and
+// the sweep took it too, or the delete was lost with the process) carries the same Nats-Msg-Id both times, and the
+// stream's duplicate window stores it once.
+import type { JetStreamClient, NatsConnection } from "nats";
+import type { Queryable, Database } from "./db";
+import { log } from "./log";
+import { outboxBacklog, outboxPublished } from "./metrics";
+import type { Outgoing } from "./subjects";
+
+/** One domain event as the outbox keeps it: its id is its Nats-Msg-Id; the payload is the JSON the codec sends. */
+export interface OutboxEvent {
+  readonly id: string;
+  readonly subject: string;
+  readonly payload: string;
+}
+
+/**
+ * The events of a change, each given its id: a UUIDv7, so ids are unique across instances without asking the
+ * database, and sort in the order they were made.
+ */
+export function outboxEvents(messages: readonly Outgoing[]): OutboxEvent[] {
+  return messages.map(({ subject, body }) => ({ id: Bun.randomUUIDv7(), subject, payload: JSON.stringify(body) }));
+}
+
+/**
+ * The INSERT that records `events`, with its three array parameters numbered from `first`; `when` is a condition
+ * (over the statement's other CTEs) for a single-statement commit whose change may be refused.
+ */
+export function recordEventsSql(first: number, when = "true"): string {
+  return `INSERT INTO event_outbox (id, subject, payload)
+          SELECT * FROM unnest($${first}::uuid[], $${first + 1}::text[], $${first + 2}::text[]) WHERE ${when}`;
+}
+
+export const recordEventsParams = (events: readonly OutboxEvent[]): unknown[] => [
+  events.map((e) => e.id),
+  events.map((e) => e.subject),
+  events.map((e) => e.payload),
+];
+
+/** Records events inside the transaction of their change. */
+export async function recordEvents(tx: Queryable, events: readonly OutboxEvent[]): Promise<void> {
+  if (events.length > 0) await tx.query(recordEventsSql(1), recordEventsParams(events));
+}
+
+export interface RelayOptions {
+  /** How often the table is swept for events the fast path did not get out. */
+  sweepEveryMs: number;
+  /** Rows younger than this are left to the fast path of the instance that wrote them. */
+  staleAfterMs: number;
+  /** How long a sweeping instance has a page to itself; a dead sweeper's page is taken again after it. */
+  claimMs: number;
+  pageSize: number;
+  /** Fast-path publishes awaiting their ack; past it, events wait for the sweep instead of queueing in memory. */
+  maxInFlight: number;
+  /** How long a publish waits for JetStream's ack. */
+  ackTimeoutMs: number;
+}
+
+const DEFAULTS: RelayOptions = { sweepEveryMs: 1000, staleAfterMs: 3000, claimMs: 30_000, pageSize: 1000, maxInFlight: 20_000, ackTimeoutMs: 5000 };
+
+/** Acknowledged ids are deleted together, at most this long after the first of them. */
+const DELETE_EVERY_MS = 50;
+const MAX_SWEEP_BACKOFF_MS = 30_000;
+
+const encoder = new TextEncoder();
+
+export class OutboxRelay {
+  readonly #js: JetStreamClient;
+  readonly #options: RelayOptions;
+  #inFlight = 0;
+  #acked: string[] = [];
+  #deleteTimer: ReturnType<typeof setTimeout> | undefined;
+  #deleting: Promise<void> = Promise.resolve();
+  #sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  #sweeping: Promise<void> = Promise.resolve();
+  #sweepDelayMs: number;
+  #stopped = false;
+  #warned = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly db: Database,
+    private readonly connected: () => boolean,
+    options: Partial<RelayOptions> = {},
+  ) {
+    this.#options = { ...DEFAULTS, ...options };
+    this.#js = nc.jetstream();
+    this.#sweepDelayMs = this.#options.sweepEveryMs;
+  }
+
+  /** Sweeps now (what an earlier run left behind) and from now on. */
+  start(): void {
+    this.#sweepSoon(0);
+  }
+
+  /**
+   * The fast path: the events a commit just recorded go out at once, in their order. One that is not acknowledged
+   * stays in the table for the sweep.
+   */
+  publish(events: readonly OutboxEvent[]): void {
+    if (this.#stopped || !this.connected()) return;
+    for (const event of events) {
+      if (this.#inFlight >= this.#options.maxInFlight) return;
+      void this.#send(event);
+    }
+  }
+
+  async #send(event: OutboxEvent): Promise<boolean> {
+    this.#inFlight += 1;
+    try {
+      await this.#js.publish(event.subject, encoder.encode(event.payload), { msgID: event.id, timeout: this.#options.ackTimeoutMs });
+      this.#acknowledged(event.id);
+      return true;
+    } catch (error) {
+      this.#warnOnce(error);
+      return false;
+    } finally {
+      this.#inFlight -= 1;
+    }
+  }
+
+  #warnOnce(error: unknown): void {
+    if (this.#warned) return;
+    this.#warned = true;
+    log.warn("domain events not acknowledged by the event stream: they stay in the outbox and are sent again", { error: String(error) });
+  }
+
+  #acknowledged(id: string): void {
+    this.#warned = false;
+    outboxPublished.inc();
+    this.#acked.push(id);
+    this.#deleteTimer ??= setTimeout(() => {
+      this.#deleteTimer = undefined;
+      this.#deleting = this.#deleting.then(() => this.#deleteAcked());
+    }, DELETE_EVERY_MS);
+  }
+
+  /** A delete that fails leaves the rows to be sent again; the stream drops the repeats. */
+  async #deleteAcked(): Promise<void> {
+    const ids = this.#acked;
+    this.#acked = [];
+    if (ids.length === 0) return;
+    await this.db.query(`DELETE FROM event_outbox WHERE id = ANY($1::uuid[])`, [ids]).catch((error) => {
+      log.warn("could not delete published events from the outbox; they will be sent again", { error: String(error) });
+    });
+  }
+
+  #sweepSoon(delayMs: number): void {
+    if (this.#stopped) return;
+    this.#sweepTimer = setTimeout(() => {
+      this.#sweeping = this.#sweep().then(
+        (more) => this.#sweepSoon(more ? 0 : this.#sweepDelayMs),
+        () => this.#sweepSoon(this.#sweepDelayMs),
+      );
+    }, delayMs);
+  }
+
+  /** One page of stale events out; says whether there may be more. Failures back the sweep off, up to 30 s. */
+  async #sweep(): Promise<boolean> {
+    if (!this.connected()) return false;
+    const rows = await this.#claimPage().catch(() => []);
+    outboxBacklog.set(rows.length);
+    if (rows.length === 0) return false;
+    const sent = await Promise.all(rows.map((row) => this.#send(row)));
+    const failed = rows.filter((_, i) => !sent[i]).map((row) => row.id);
+    if (failed.length === 0) {
+      this.#sweepDelayMs = this.#options.sweepEveryMs;
+      return rows.length === this.#options.pageSize;
+    }
+    // Unclaimed at once, so that the next sweep (here or elsewhere) takes them as soon as the stream is back.
+    await this.db.query(`UPDATE event_outbox SET claimed_until = '-infinity' WHERE id = ANY($1::uuid[])`, [failed]).catch(() => undefined);
+    this.#sweepDelayMs = Math.min(MAX_SWEEP_BACKOFF_MS, this.#sweepDelayMs * 2);
+    return false;
+  }
+
+  async #claimPage(): Promise<OutboxEvent[]> {
+    const { staleAfterMs, claimMs, pageSize } = this.#options;
+    const rows = await this.db.query<{ id: string; subject: string; payload: string }>(
+      `WITH due AS (SELECT id FROM event_outbox
+                     WHERE created_at < now() - $1 * interval '1 millisecond' AND claimed_until < now()
+                     ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+       UPDATE event_outbox o SET claimed_until = now() + $2 * interval '1 millisecond' FROM due WHERE o.id = due.id
+       RETURNING o.id::text AS id, o.subject, o.payload`,
+      [staleAfterMs, claimMs, pageSize],
+    );
+    return rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Stops sweeping; waits for the publishes in flight and deletes what they got acknowledged. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#sweepTimer);
+    await this.#sweeping;
+    const until = Date.now() + this.#options.ackTimeoutMs;
+    while (this.#inFlight > 0 && Date.now() < until) await Bun.sleep(10);
+    clearTimeout(this.#deleteTimer);
+    this.#deleteTimer = undefined;
+    await this.#deleting;
+    await this.#deleteAcked();
+  }
+}
+
+/**
+ * The last `capacity` ids seen, for a reader of domain events to drop a repeat: `add` says whether the id is new.
+ * The oldest is forgotten first; a Set keeps insertion order, so that costs nothing.
+ */
+export class RecentIds {
+  readonly #seen = new Set<number | string>();
+
+  constructor(private readonly capacity: number) {}
+
+  add(id: number | string): boolean {
+    if (this.#seen.has(id)) return false;
+    if (this.#seen.size >= this.capacity) this.#seen.delete(this.#seen.values().next().value!);
+    this.#seen.add(id);
+    return true;
+  }
+}
