@@ -97,9 +97,22 @@ export class OutboxRelay {
     this.#sweepDelayMs = this.#options.sweepEveryMs;
   }
 
-  /** Sweeps now (what an earlier run left behind) and from now on. */
+  /** Sweeps now (what an earlier run left behind) and from now on, and at once whenever NATS comes back. */
   start(): void {
     this.#sweepSoon(0);
+    void this.#sweepOnReconnect();
+  }
+
+  async #sweepOnReconnect(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (this.#stopped) return;
+      if (status.type !== "reconnect") continue;
+      this.#sweepDelayMs = this.#options.sweepEveryMs;
+      // A sweep under way schedules the next one when it ends; otherwise the pending one is brought forward.
+      if (this.#sweepTimer === undefined) continue;
+      clearTimeout(this.#sweepTimer);
+      this.#sweepSoon(0);
+    }
   }
 
   /**
@@ -157,6 +170,7 @@ export class OutboxRelay {
   #sweepSoon(delayMs: number): void {
     if (this.#stopped) return;
     this.#sweepTimer = setTimeout(() => {
+      this.#sweepTimer = undefined;
       this.#sweeping = this.#sweep().then(
         (more) => this.#sweepSoon(more ? 0 : this.#sweepDelayMs),
         () => this.#sweepSoon(this.#sweepDelayMs),

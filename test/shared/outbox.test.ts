@@ -1,0 +1,149 @@
+// The outbox relay against a real JetStream and both databases: events recorded with their change reach RSV_EVENTS
+// once each, with the outbox id as Nats-Msg-Id, whether the fast path sends them, the sweep finds them later, NATS
+// was down meanwhile, or two instances sweep the same table.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { connect, type NatsConnection } from "nats";
+import { ensureEventStream, EVENT_STREAM } from "../../src/shared/event-stream";
+import { openDatabase, type Database } from "../../src/shared/db";
+import { OutboxRelay, outboxEvents, recordEvents, RecentIds, type OutboxEvent } from "../../src/shared/outbox";
+import { Events, message } from "../../src/shared/subjects";
+import { databaseCases } from "../support/databases";
+import { repeatedIds, storedEvents } from "../support/event-stream";
+import { startNatsServer, waitFor, type NatsServer } from "../support/nats-server";
+
+const FAST = { sweepEveryMs: 50, staleAfterMs: 300, ackTimeoutMs: 1000 };
+
+const charges = (from: number, n: number) =>
+  outboxEvents(Array.from({ length: n }, (_, i) => message(Events.walletCharged, { userId: from + i, amount: 10, balance: 10 })));
+
+async function record(db: Database, events: OutboxEvent[]): Promise<void> {
+  await db.transaction((tx) => recordEvents(tx, events));
+}
+
+const outboxSize = async (db: Database) => Number((await db.query(`SELECT count(*) AS n FROM event_outbox`))[0]!.n);
+
+for (const target of await databaseCases()) {
+  describe(`the outbox relay on ${target.name}`, () => {
+    let nats: NatsServer;
+    let nc: NatsConnection;
+    let db: Database;
+    let drop: () => Promise<void>;
+    let up = true;
+    const relays: OutboxRelay[] = [];
+    const relay = (options = {}) => {
+      const r = new OutboxRelay(nc, db, () => up && !nc.isClosed(), { ...FAST, ...options });
+      relays.push(r);
+      return r;
+    };
+
+    beforeAll(async () => {
+      nats = await startNatsServer();
+      nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+      await ensureEventStream(nc);
+      void (async () => {
+        for await (const status of nc.status()) {
+          if (status.type === "disconnect") up = false;
+          if (status.type === "reconnect") up = true;
+        }
+      })();
+      const opened = await target.open();
+      drop = opened.drop;
+      db = await openDatabase(opened.target);
+    });
+    afterAll(async () => {
+      for (const r of relays) await r.stop();
+      await nc?.close();
+      await nats?.stop();
+      await db?.close();
+      await drop?.();
+    });
+
+    const purge = async () => {
+      await (await nc.jetstreamManager()).streams.purge(EVENT_STREAM);
+      await db.query(`DELETE FROM event_outbox`);
+    };
+
+    test("a commit's events go out at once, in order, each with its outbox id as Nats-Msg-Id, and leave the table", async () => {
+      await purge();
+      const events = charges(1, 50);
+      await record(db, events);
+      relay({ sweepEveryMs: 60_000 }).publish(events);
+      await waitFor(async () => (await outboxSize(db)) === 0, "the outbox to empty");
+      const stored = await storedEvents(nc);
+      expect(stored.map((e) => e.msgId)).toEqual(events.map((e) => e.id));
+      expect(stored.map((e) => e.body)).toEqual(events.map((e) => JSON.parse(e.payload)));
+      expect(stored.every((e) => e.subject === "rsv.evt.wallet.charged")).toBe(true);
+    });
+
+    test("events nobody published (their process died after the commit) are swept, in id order", async () => {
+      await purge();
+      const events = charges(100, 30);
+      await record(db, events);
+      const sweeper = relay();
+      sweeper.start();
+      await waitFor(async () => (await outboxSize(db)) === 0, "the sweep to empty the outbox");
+      const stored = await storedEvents(nc);
+      expect(stored.map((e) => e.msgId)).toEqual(events.map((e) => e.id));
+      await sweeper.stop();
+    });
+
+    test("during a NATS outage events stay in the table; once it is back they all arrive, once", async () => {
+      await purge();
+      const sweeper = relay();
+      sweeper.start();
+      await nats.stop();
+      const events = charges(200, 40);
+      await record(db, events);
+      sweeper.publish(events);
+      await Bun.sleep(800);
+      expect(await outboxSize(db)).toBe(40);
+      await nats.restart();
+      await waitFor(async () => (await outboxSize(db)) === 0, "the outbox to empty after the outage", 15_000);
+      const stored = await storedEvents(nc);
+      expect(stored.map((e) => e.msgId).sort()).toEqual(events.map((e) => e.id).sort());
+      await sweeper.stop();
+    }, 30_000);
+
+    test("two instances sweeping one backlog publish each row once", async () => {
+      await purge();
+      const events = charges(1000, 3000);
+      await record(db, events);
+      let published = 0;
+      const counting = nc.subscribe("rsv.evt.wallet.charged", { callback: () => (published += 1) });
+      const [a, b] = [relay({ pageSize: 200 }), relay({ pageSize: 200 })];
+      a!.start();
+      b!.start();
+      await waitFor(async () => (await outboxSize(db)) === 0, "both sweepers to empty the outbox", 20_000);
+      await nc.flush();
+      counting.unsubscribe();
+      // Every publish reaches a plain subscriber, repeats included: the stream's deduplication is not what made it once.
+      expect(published).toBe(events.length);
+      const stored = await storedEvents(nc);
+      expect(stored.length).toBe(events.length);
+      expect(repeatedIds(stored)).toEqual([]);
+      await Promise.all([a!.stop(), b!.stop()]);
+    }, 30_000);
+
+    test("a row published again (its delete was lost with the process) is stored once", async () => {
+      await purge();
+      const events = charges(5000, 10);
+      await record(db, events);
+      const fast = relay({ sweepEveryMs: 60_000 });
+      fast.publish(events);
+      await waitFor(async () => (await outboxSize(db)) === 0, "the outbox to empty");
+      await record(db, events);
+      const sweeper = relay();
+      sweeper.start();
+      await waitFor(async () => (await outboxSize(db)) === 0, "the sweep to send them again");
+      const stored = await storedEvents(nc);
+      expect(stored.length).toBe(events.length);
+      expect(repeatedIds(stored)).toEqual([]);
+      await sweeper.stop();
+    });
+  });
+}
+
+test("RecentIds drops a repeat and forgets the oldest past its capacity", () => {
+  const seen = new RecentIds(2);
+  expect([seen.add(1), seen.add(1), seen.add(2), seen.add(3), seen.add(1), seen.add(3)]).toEqual([true, false, true, true, true, false]);
+});
