@@ -8,7 +8,8 @@
 // Then it audits the database, and measures resident memory with 100 events × 1,000 seats loaded and after idle
 // actors have stopped. On the PostgreSQL server it also runs the service as 1, 2 and 3 instances behind a round-robin
 // load generator. Options: --quick (smaller run), --only pglite|postgres, --scale-only (just the instances table),
-// --compare DIR (also run the service of another checkout, e.g. the main branch, as "before", for an A/B in one run),
+// --compare DIR (also run the service of another checkout, e.g. the commit before a change, as "before": queue, occupy
+// and checkout measured against ours in the same rounds, in alternating order),
 // --rush-only (no instances table, no memory), --sale (the sale opening instead: bench/sale.ts).
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -129,8 +130,8 @@ interface Checkout {
  * Ours and the baselines run side by side (each on its own database and its own nats-server, so none takes the
  * others' requests) and are measured in alternation, round after round: this machine's speed drifts by a quarter
  * within minutes, and a ratio of two runs taken minutes apart measured the drift as much as the service. With
- * --compare, the service of another checkout ("before") runs alongside as a fourth server, measured on the queue and
- * the checkout in the same rounds, in the opposite order to ours every other round.
+ * --compare, the service of another checkout ("before") runs alongside as a fourth server, measured on the queue, occupy
+ * and the checkout in the same rounds, in the opposite order to ours every other round.
  */
 async function rush(kind: DatabaseKind) {
   const servers = values.compare ? 4 : 3;
@@ -185,9 +186,9 @@ async function rush(kind: DatabaseKind) {
     ...(servers === 4 ? [await serve([join(values.compare!, "src/main.ts")], envs[3]!, ports[3]!)] : []),
   ];
   const stateFile = (name: string) => join(tmpdir(), `bench-${name}-${ports[0]}.json`);
-  /** A copy of ours' queue tokens of one round for one run, which writes its winners there. */
-  const tokensFor = (round: number, name: string) => {
-    copyFileSync(stateFile(`tokens-${round}`), stateFile(name));
+  /** A copy of one round's queue tokens (ours', or before's) for one run, which writes its winners there. */
+  const tokensFor = (round: number, name: string, tokens = "tokens") => {
+    copyFileSync(stateFile(`${tokens}-${round}`), stateFile(name));
     return stateFile(name);
   };
   /** Holds then checkout on one server, with a copy of the round's tokens it issued (`tokens`: ours' or before's). */
@@ -198,16 +199,17 @@ async function rush(kind: DatabaseKind) {
     const options = checkoutUsers(round, index, state);
     return { holds: await load(port, "hold", options), checkout: await load(port, "checkout", options) };
   };
-  const runs: Record<"queue" | "ceilingQueue" | "beforeQueue" | "occupy" | "naive" | "ceiling", Load[]> = {
+  const runs: Record<"queue" | "ceilingQueue" | "beforeQueue" | "occupy" | "beforeOccupy" | "naive" | "ceiling", Load[]> = {
     queue: [],
     ceilingQueue: [],
     beforeQueue: [],
     occupy: [],
+    beforeOccupy: [],
     naive: [],
     ceiling: [],
   };
   const checkouts: { ours: Checkout[]; before: Checkout[] } = { ours: [], before: [] };
-  const files = ["scratch", "warmup", "naive", "ceiling"];
+  const files = ["scratch", "warmup", "before-warmup", "naive", "ceiling"];
   try {
     for (let round = 0; round < ROUNDS; round++) {
       console.error(`  round ${round + 1} of ${ROUNDS}`);
@@ -223,10 +225,18 @@ async function rush(kind: DatabaseKind) {
       runs.ceilingQueue.push(await load(ports[2]!, "enter", { ...block, state: stateFile("scratch") }));
       if (round === 0) {
         for (const port of ports.slice(0, 3)) await load(port, "occupy", occupy(0, warmup, tokensFor(0, "warmup"), WARMUP_REQUESTS));
+        if (servers === 4) await load(ports[3]!, "occupy", occupy(0, warmup, tokensFor(0, "before-warmup", "before-tokens"), WARMUP_REQUESTS));
         await holdThenPay(ports[0]!, "tokens", 0, warmup);
         if (servers === 4) await holdThenPay(ports[3]!, "before-tokens", 0, warmup);
       }
-      runs.occupy.push(await load(ports[0]!, "occupy", occupy(round, round, tokensFor(round, `ours-${round}`))));
+      files.push(`before-${round}`);
+      const occupyRuns = [
+        async () => runs.occupy.push(await load(ports[0]!, "occupy", occupy(round, round, tokensFor(round, `ours-${round}`)))),
+        ...(servers === 4
+          ? [async () => runs.beforeOccupy.push(await load(ports[3]!, "occupy", occupy(round, round, tokensFor(round, `before-${round}`, "before-tokens"))))]
+          : []),
+      ];
+      for (const run of round % 2 === 0 ? occupyRuns : occupyRuns.reverse()) await run();
       runs.naive.push(await load(ports[1]!, "occupy", occupy(round, round, tokensFor(round, "naive"))));
       runs.ceiling.push(await load(ports[2]!, "occupy", occupy(round, round, tokensFor(round, "ceiling"))));
       const checkoutRuns = [
@@ -408,6 +418,7 @@ try {
       ...(compared ? [["queue tokens — before", median(runs.beforeQueue)] as [string, Load]] : []),
       ["queue tokens — ceiling", median(runs.ceilingQueue)],
       ["occupy — ours", median(runs.occupy)],
+      ...(compared ? [["occupy — before", median(runs.beforeOccupy)] as [string, Load]] : []),
       ["occupy — naive", median(runs.naive)],
       ["occupy — ceiling", median(runs.ceiling)],
     ];
@@ -424,6 +435,10 @@ try {
       `ours/naive ${times(median(runs.occupy).rps, median(runs.naive).rps)} (rounds: ${ratios(runs.occupy, runs.naive, times)}); ` +
       `queue tokens ours/ceiling ${pct(median(runs.queue).rps, median(runs.ceilingQueue).rps)} (rounds: ${ratios(runs.queue, runs.ceilingQueue, pct)})` +
       (compared ? `, before/ceiling ${pct(median(runs.beforeQueue).rps, median(runs.ceilingQueue).rps)} (rounds: ${ratios(runs.beforeQueue, runs.ceilingQueue, pct)})` : ""));
+    if (compared) {
+      lines.push(`occupy ours/before ${pct(median(runs.occupy).rps, median(runs.beforeOccupy).rps)} (rounds: ${ratios(runs.occupy, runs.beforeOccupy, pct)}), ` +
+        `before/ceiling ${pct(median(runs.beforeOccupy).rps, median(runs.ceiling).rps)} (rounds: ${ratios(runs.beforeOccupy, runs.ceiling, pct)})`);
+    }
     for (const [who, list] of [["ours", checkouts.ours], ...(compared ? [["before", checkouts.before] as const] : [])] as const) {
       const each = list.map((c) => c.checkout.rps / c.holds.rps);
       const sold = list.reduce((n, c) => n + (c.checkout.seatsSold ?? 0), 0);
