@@ -50,9 +50,9 @@ export async function startService(config: Config): Promise<RunningService> {
   const bus = await connectBus(config.nats, config.requestTimeoutMs, { whenNoResponder: requestOwner });
   // Before any actor starts, so the stream keeps the first event too.
   const stopEventStream = await keepEventStream(bus.nc);
-  const relay = new OutboxRelay(bus.nc, db, () => bus.connected());
-  relay.start();
   const instance = instanceName(config);
+  const relay = new OutboxRelay(bus.nc, db, () => bus.connected(), { instance });
+  await relay.start();
   const events = new ConcertEventHost(bus.nc, db, relay, config, instance);
   const queue = new QueueAdmissionHost(bus.nc, db, bus, relay, config, instance);
   const ownership = new Ownership(db, bus.nc, bus, { instance, leaseMs: config.ownershipLeaseMs, exclusive: db.engine === "pglite" }, { events, queue });

@@ -80,7 +80,7 @@ for (const target of await databaseCases()) {
       const events = charges(100, 30);
       await record(db, events);
       const sweeper = relay();
-      sweeper.start();
+      await sweeper.start();
       await waitFor(async () => (await outboxSize(db)) === 0, "the sweep to empty the outbox");
       const stored = await storedEvents(nc);
       expect(stored.map((e) => e.msgId)).toEqual(events.map((e) => e.id));
@@ -90,7 +90,7 @@ for (const target of await databaseCases()) {
     test("during a NATS outage events stay in the table; once it is back they all arrive, once", async () => {
       await purge();
       const sweeper = relay();
-      sweeper.start();
+      await sweeper.start();
       await nats.stop();
       const events = charges(200, 40);
       await record(db, events);
@@ -110,9 +110,9 @@ for (const target of await databaseCases()) {
       await record(db, events);
       let published = 0;
       const counting = nc.subscribe("rsv.evt.wallet.charged", { callback: () => (published += 1) });
-      const [a, b] = [relay({ pageSize: 200 }), relay({ pageSize: 200 })];
-      a!.start();
-      b!.start();
+      const [a, b] = [relay({ pageSize: 200, instance: "a" }), relay({ pageSize: 200, instance: "b" })];
+      await a!.start();
+      await b!.start();
       await waitFor(async () => (await outboxSize(db)) === 0, "both sweepers to empty the outbox", 20_000);
       await nc.flush();
       counting.unsubscribe();
@@ -124,6 +124,22 @@ for (const target of await databaseCases()) {
       await Promise.all([a!.stop(), b!.stop()]);
     }, 30_000);
 
+    test("a restarted instance takes back at once the page it had claimed when it died", async () => {
+      await purge();
+      const events = charges(7000, 20);
+      await record(db, events);
+      await db.query(`UPDATE event_outbox SET claimed_until = now() + interval '1 hour', claimed_by = 'restarted'`);
+      const other = relay({ instance: "other" });
+      await other.start();
+      await Bun.sleep(600);
+      expect(await outboxSize(db)).toBe(20);
+      const restarted = relay({ instance: "restarted" });
+      await restarted.start();
+      await waitFor(async () => (await outboxSize(db)) === 0, "the restarted instance to sweep its page");
+      expect((await storedEvents(nc)).map((e) => e.msgId)).toEqual(events.map((e) => e.id));
+      await Promise.all([other.stop(), restarted.stop()]);
+    });
+
     test("a row published again (its delete was lost with the process) is stored once", async () => {
       await purge();
       const events = charges(5000, 10);
@@ -133,7 +149,7 @@ for (const target of await databaseCases()) {
       await waitFor(async () => (await outboxSize(db)) === 0, "the outbox to empty");
       await record(db, events);
       const sweeper = relay();
-      sweeper.start();
+      await sweeper.start();
       await waitFor(async () => (await outboxSize(db)) === 0, "the sweep to send them again");
       const stored = await storedEvents(nc);
       expect(stored.length).toBe(events.length);

@@ -142,7 +142,8 @@ const MIGRATIONS: string[][] = [
        subject text NOT NULL,
        payload text NOT NULL,
        created_at timestamptz NOT NULL DEFAULT now(),
-       claimed_until timestamptz NOT NULL DEFAULT '-infinity'
+       claimed_until timestamptz NOT NULL DEFAULT '-infinity',
+       claimed_by text
      )`,
   ],
 ];
