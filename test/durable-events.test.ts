@@ -110,8 +110,9 @@ for (const dbCase of cases) {
         stop = true;
         await Promise.all(rush);
         const db = await service.open();
-        const left = (await db.query(`SELECT id::text AS id FROM event_outbox`)).map((r) => String(r.id));
+        const rows = await db.query(`SELECT id::text AS id, events FROM event_outbox`);
         await db.close();
+        const left = rows.flatMap((r) => (JSON.parse(String(r.events)) as unknown[]).map((_, i) => `${r.id}:${i}`));
         const inStream = new Set((await storedEvents(nc)).map((e) => e.msgId));
         unpublished += left.filter((id) => !inStream.has(id)).length;
       }

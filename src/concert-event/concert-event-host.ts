@@ -21,7 +21,7 @@ import { settled, whenFenced, type Lease, type OwnerHost } from "../cluster/owne
 import type { TObject } from "typebox";
 import { Api, ConcertUpdated, type Exchange } from "../shared/messages";
 import { eventSubject, Events, message, type Outgoing } from "../shared/subjects";
-import { outboxEvents, type OutboxEvent, type OutboxRelay } from "../shared/outbox";
+import { outboxEntry, type OutboxEntry, type OutboxRelay } from "../shared/outbox";
 
 type EventActor = Actor<typeof concertEventMachine>;
 
@@ -98,7 +98,7 @@ export class ConcertEventHost implements OwnerHost {
   private readonly owned = new Map<number, Owned>();
   private readonly windows: Subscription;
   /** Events of what a claim released, until the claim's transaction has committed and the event is acquired. */
-  private readonly claimedEvents = new Map<number, OutboxEvent[]>();
+  private readonly claimedEvents = new Map<number, OutboxEntry>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -129,7 +129,7 @@ export class ConcertEventHost implements OwnerHost {
   private logicFor(eventId: number, lease: Lease) {
     const { db, relay } = this;
     const commit = pipelined(async (input: CommitInput) => {
-      const eventsOf = (results: OpResult[]) => outboxEvents(input.ops.flatMap((op, i) => domainEvents(eventId, op, results[i] ?? null)));
+      const eventsOf = (results: OpResult[]) => outboxEntry(input.ops.flatMap((op, i) => domainEvents(eventId, op, results[i] ?? null)));
       const { results, events } = await timedCommit("concert-event", input.ops.length, () =>
         storeCall("concert-event", commitConcertEvent(db, input.key, lease.epoch, input.ops, eventsOf)),
       ).catch(whenFenced(lease, "concert-event", eventEntity(eventId)));
@@ -149,7 +149,7 @@ export class ConcertEventHost implements OwnerHost {
   /** Whatever lapsed while no actor owned the event (after a crash, say) is released before its new owner loads it. */
   async onClaim(entity: Entity, tx: Queryable): Promise<void> {
     const eventId = eventOfEntity(entity)!;
-    const eventsOf = (ops: EventOp[]) => outboxEvents(ops.flatMap((op) => domainEvents(eventId, op, null)));
+    const eventsOf = (ops: EventOp[]) => outboxEntry(ops.flatMap((op) => domainEvents(eventId, op, null)));
     const { released, events } = await releaseLapsed(tx, eventId, Date.now(), eventsOf);
     if (released.length === 0) return;
     log.info("released lapsed holds and reservations on taking the event", { eventId, released: released.length });
@@ -161,7 +161,8 @@ export class ConcertEventHost implements OwnerHost {
     const eventId = eventOfEntity(entity)!;
     const owned: Owned = { lease, logic: this.logicFor(eventId, lease) };
     this.owned.set(eventId, owned);
-    this.relay.publish(this.claimedEvents.get(eventId) ?? []);
+    const released = this.claimedEvents.get(eventId);
+    if (released) this.relay.publish(released);
     this.claimedEvents.delete(eventId);
     owned.service = await addService(
       this.nc,

@@ -6,7 +6,7 @@ import type { EventOp, InventorySnapshot, OpResult, Reservation, Seat, SeatStatu
 import type { Database, Queryable } from "../shared/db";
 import { fromEpochMs, StoreDriftError, type Row } from "../shared/db/port";
 import { eventEntity, fence, fenceCte, FencedError } from "../cluster/ownership-store";
-import { recordEvents, recordEventsParams, recordEventsSql, type OutboxEvent } from "../shared/outbox";
+import { outboxEntry, recordEvents, recordEventsParams, recordEventsSql, type OutboxEntry } from "../shared/outbox";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const ms = (value: unknown) => (value instanceof Date ? value.getTime() : new Date(String(value)).getTime());
@@ -119,7 +119,7 @@ async function applySeatRun(tx: Queryable, eventId: number, run: SeatOp[]): Prom
  * saves the BEGIN, fence and COMMIT round trips. Fence and change go together (fenceCte), and the run changes all its
  * seats or none: the UPDATE applies only when every seat is in the state the actor expects.
  */
-async function commitSeatRun(db: Database, eventId: number, epoch: number, run: SeatOp[], events: OutboxEvent[]): Promise<void> {
+async function commitSeatRun(db: Database, eventId: number, epoch: number, run: SeatOp[], events: OutboxEntry): Promise<void> {
   const { source, params, expected, change } = seatRunParts(run);
   const n = params.length;
   const [event, entity, owner, count] = [n + 1, n + 2, n + 3, n + 4].map((i) => `$${i}`);
@@ -342,7 +342,7 @@ const isSeatOp = (op: EventOp): op is SeatOp => op.type === "held" || op.type ==
 /** What a batch's commit made: each op's result, and the domain events recorded with it. */
 export interface Committed {
   results: OpResult[];
-  events: OutboxEvent[];
+  events: OutboxEntry;
 }
 
 /**
@@ -356,7 +356,7 @@ export async function commitConcertEvent(
   eventId: number,
   epoch: number,
   ops: EventOp[],
-  eventsOf: (results: OpResult[]) => OutboxEvent[] = () => [],
+  eventsOf: (results: OpResult[]) => OutboxEntry = () => outboxEntry([]),
 ): Promise<Committed> {
   if (ops.length > 0 && ops.every(isSeatOp) && ops.every((op) => op.type === ops[0]!.type)) {
     const results = ops.map(() => null);
@@ -389,8 +389,8 @@ export async function releaseLapsed(
   tx: Queryable,
   eventId: number,
   now: number,
-  eventsOf: (ops: EventOp[]) => OutboxEvent[] = () => [],
-): Promise<{ released: EventOp[]; events: OutboxEvent[] }> {
+  eventsOf: (ops: EventOp[]) => OutboxEntry = () => outboxEntry([]),
+): Promise<{ released: EventOp[]; events: OutboxEntry }> {
   // The CTE reads each row before its update, so the holder is still known.
   const holds = await tx.query(
     `WITH lapsed AS (SELECT id, user_id FROM seats

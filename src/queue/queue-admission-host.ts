@@ -23,7 +23,7 @@ import { queueEntity, queueIdOf, type Entity } from "../cluster/ownership-store"
 import { Api, PaymentCompleted, type QueueViewHeartbeat, type QueueViewSnapshot } from "../shared/messages";
 import { Events, GLOBAL_QUEUE, message, QueueViews, queueSubject, type Outgoing } from "../shared/subjects";
 import { commitQueue, loadQueue } from "./queue-store";
-import { outboxEvents, RecentIds, type OutboxRelay } from "../shared/outbox";
+import { outboxEntry, RecentIds, type OutboxRelay } from "../shared/outbox";
 
 /** How often an owner tells every instance which version of its queues it has committed. */
 const HEARTBEAT_MS = 50;
@@ -124,7 +124,7 @@ export class QueueAdmissionHost implements OwnerHost {
     const { queueId, lease } = owned;
     const rules = { maxActive: config.queueMaxActive, activeTtlMs: config.queueActiveTtlMs };
     const commit = pipelined(async (input: CommitInput<QueueOp>) => {
-      const events = outboxEvents(input.ops.map((op) => domainEvent(queueId, op)));
+      const events = outboxEntry(input.ops.map((op) => domainEvent(queueId, op)));
       await timedCommit("queue", input.ops.length, () => storeCall("queue", commitQueue(db, queueId, lease.epoch, input.ops, events))).catch(
         whenFenced(lease, "queue", `queue ${queueId}`),
       );

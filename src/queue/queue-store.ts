@@ -5,7 +5,7 @@ import type { Database, Queryable } from "../shared/db";
 import { fromEpochMs, StoreDriftError } from "../shared/db/port";
 import { GLOBAL_QUEUE } from "../shared/subjects";
 import { fence, fenceCte, FencedError, queueEntity } from "../cluster/ownership-store";
-import { recordEvents, recordEventsParams, recordEventsSql, type OutboxEvent } from "../shared/outbox";
+import { outboxEntry, recordEvents, recordEventsParams, recordEventsSql, type OutboxEntry } from "../shared/outbox";
 
 const ms = (value: unknown) => (value instanceof Date ? value.getTime() : new Date(String(value)).getTime());
 const optionalMs = (value: unknown) => (value === null || value === undefined ? undefined : ms(value));
@@ -151,7 +151,7 @@ function runsOf(ops: QueueOp[]): QueueOp[][] {
 }
 
 /** One statement that applies a run only while the epoch is current, fence and change together (see fenceCte). */
-async function applyFencedRun(db: Database, queueId: number, epoch: number, run: RunOp[], events: OutboxEvent[]): Promise<void> {
+async function applyFencedRun(db: Database, queueId: number, epoch: number, run: RunOp[], events: OutboxEntry): Promise<void> {
   const { sql, params } = statementFor(queueId, run);
   const owned = "EXISTS (SELECT 1 FROM owner)";
   const guarded = run[0]!.type === "issued" ? `${sql} WHERE ${owned}` : `${sql} AND ${owned}`;
@@ -172,7 +172,7 @@ async function applyFencedRun(db: Database, queueId: number, epoch: number, run:
  * issued (or expired) tokens is one statement, atomic on its own: during a queue rush that saves the BEGIN and COMMIT
  * round trips, each of which waits behind the busy event loop. Anything else takes a transaction.
  */
-export async function commitQueue(db: Database, queueId: number, epoch: number, ops: QueueOp[], events: OutboxEvent[] = []): Promise<void> {
+export async function commitQueue(db: Database, queueId: number, epoch: number, ops: QueueOp[], events = outboxEntry([])): Promise<void> {
   const runs = runsOf(ops);
   const only = runs.length === 1 ? runs[0]! : undefined;
   if (only && (only[0]!.type === "issued" || only[0]!.type === "expired")) return applyFencedRun(db, queueId, epoch, only as RunOp[], events);

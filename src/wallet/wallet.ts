@@ -7,7 +7,7 @@ import { AppError } from "../shared/errors";
 import { addService, endpoint } from "../shared/nats-service";
 import { Events, message, Requests } from "../shared/subjects";
 import { Api, type Balance } from "../shared/messages";
-import { outboxEvents, recordEvents, type OutboxEvent, type OutboxRelay } from "../shared/outbox";
+import { outboxEntry, recordEvents, type OutboxEntry, type OutboxRelay } from "../shared/outbox";
 
 export const MAX_BALANCE = 1_000_000_000_000;
 
@@ -20,7 +20,7 @@ export async function balanceOf(db: Database, userId: number): Promise<Balance> 
  * `amount` is the schema's (1 to MAX_CHARGE); that the balance stays within MAX_BALANCE is the one rule left here.
  * The charge's event is recorded in its transaction and handed back for the relay to publish.
  */
-export async function charge(db: Database, userId: number, amount: number): Promise<{ balance: Balance; events: OutboxEvent[] }> {
+export async function charge(db: Database, userId: number, amount: number): Promise<{ balance: Balance; events: OutboxEntry }> {
   return db.transaction(async (tx) => {
     const rows = await tx.query(
       `INSERT INTO wallets (user_id, balance) VALUES ($1, $2)
@@ -31,7 +31,7 @@ export async function charge(db: Database, userId: number, amount: number): Prom
     );
     if (rows.length === 0) throw new AppError("invalid_amount");
     const balance = Number(rows[0]!.balance);
-    const events = outboxEvents([message(Events.walletCharged, { userId, amount, balance })]);
+    const events = outboxEntry([message(Events.walletCharged, { userId, amount, balance })]);
     await tx.query(`INSERT INTO wallet_ledger (user_id, amount, kind) VALUES ($1, $2, 'charge')`, [userId, amount]);
     await recordEvents(tx, events);
     return { balance: { balance }, events };

@@ -135,12 +135,12 @@ const MIGRATIONS: string[][] = [
     `ALTER TABLE wallets ADD CONSTRAINT wallets_balance_check CHECK (balance >= 0)`,
   ],
   [
-    // Domain events waiting to reach the event stream, written with the change they describe (see shared/outbox.ts).
-    // A row lives from its commit until JetStream acknowledges it, normally a few milliseconds.
+    // Domain events waiting to reach the event stream, written with the change they describe (see shared/outbox.ts):
+    // one row per commit, its events a JSON array of [subject, body]. A row lives from its commit until JetStream has
+    // acknowledged its events, normally a few milliseconds.
     `CREATE TABLE event_outbox (
        id uuid PRIMARY KEY,
-       subject text NOT NULL,
-       payload text NOT NULL,
+       events text NOT NULL,
        created_at timestamptz NOT NULL DEFAULT now(),
        claimed_until timestamptz NOT NULL DEFAULT '-infinity',
        claimed_by text
