@@ -272,14 +272,14 @@ function eventSeats(seeded: Seeded, index: number, seats: number) {
 }
 
 
-/** Waits until every entity has a live lease and every instance has joined. */
+/** Waits until every entity (the global queue, each concert's queue, each event) has a live lease and every instance has joined. */
 async function placed(url: string, instances: number): Promise<void> {
   const sql = new SQL(url);
   try {
     await waitFor(async () => {
       const [row] = await sql.unsafe(
         `SELECT (SELECT count(*) FROM service_instances WHERE alive_until > now())::int AS live,
-                (SELECT count(*) FROM concert_events)::int + 1 AS entities,
+                (SELECT count(*) FROM concert_events)::int + (SELECT count(*) FROM concerts)::int + 1 AS entities,
                 (SELECT count(*) FROM ownerships WHERE lease_until > now() AND instance IS NOT NULL)::int AS leased`,
       );
       return row.live === instances && row.leased === row.entities;

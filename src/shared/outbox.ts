@@ -175,6 +175,7 @@ export class OutboxRelay {
   }
 
   #send(entry: OutboxEntry, done?: (acknowledged: boolean) => void): void {
+    if (entry.events.length === 0) return done?.(true);
     const publishing: Publishing = { entry, unanswered: entry.events.length, refused: false, done };
     const sentAt = performance.now();
     entry.events.forEach((event, index) => {
