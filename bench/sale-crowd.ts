@@ -203,11 +203,16 @@ async function streamWhileWaiting(user: User): Promise<{ expiresAt: string } | u
 async function live(user: User, stream: boolean, activeTtlMs: number, index: number): Promise<void> {
   // Streams open in waves of 500, 50 ms apart, rather than 20,000 connections at once into a listen backlog of 4,096.
   if (stream) await Bun.sleep(Math.floor(index / 500) * 50);
-  const admitted = stream ? await streamWhileWaiting(user) : await pollUntilAdmitted(user);
-  if (!admitted || stopping) return;
-  record(admissionDelays, Date.now() - (Date.parse(admitted.expiresAt) - activeTtlMs));
-  await buy(user);
-  user.done = true;
+  try {
+    const admitted = stream ? await streamWhileWaiting(user) : await pollUntilAdmitted(user);
+    if (!admitted || stopping) return;
+    record(admissionDelays, Date.now() - (Date.parse(admitted.expiresAt) - activeTtlMs));
+    await buy(user);
+    user.done = true;
+  } catch {
+    // A connection the service closed mid-request: counted, so the report shows it, rather than ending the crowd.
+    counts.errors!++;
+  }
 }
 
 // ---- the run ----------------------------------------------------------------------------------------------------
