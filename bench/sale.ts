@@ -150,9 +150,12 @@ async function sale(kind: DatabaseKind, run: SaleRun) {
   const nats = await startNatsServer();
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
+  // Whatever this run started dies with it, also when it fails: a service or crowd left running skews every later run.
+  const children: { kill(signal?: number | NodeJS.Signals): void }[] = [];
   try {
     await fund(db.env, run.waiting);
     const service = await startService(serviceEnv(db.env, nats.url), port);
+    children.push(service);
     const ask = await admin(base);
     // Entries are spread over the 25 s before the opening; signing tokens and connecting take the first seconds.
     const opensAt = Date.now() + (values.quick ? 12_000 : 30_000);
@@ -169,6 +172,7 @@ async function sale(kind: DatabaseKind, run: SaleRun) {
         { env: { ...process.env, QUEUE_ACTIVE_TTL_SECONDS: String(ACTIVE_TTL_SECONDS) }, stdout: "pipe", stderr: "inherit" },
       ),
     );
+    children.push(...crowds);
     await Bun.sleep(Math.max(0, opensAt - 1000 - Date.now()));
     const rssWaiting = rssMb(service.pid);
     const open = await streamsOpen(base);
@@ -212,6 +216,7 @@ async function sale(kind: DatabaseKind, run: SaleRun) {
       audit,
     };
   } finally {
+    for (const child of children) child.kill("SIGKILL");
     await nats.stop();
     await db.cleanup();
   }
