@@ -83,6 +83,11 @@ function domainEvents(eventId: number, op: EventOp, result: OpResult): Outgoing[
   }
 }
 
+/** One commit's ops as the outbox entry of their domain events; `results` are what the database answered for each. */
+function eventsEntry(eventId: number, ops: EventOp[], results: OpResult[] = []): OutboxEntry {
+  return outboxEntry(ops.flatMap((op, i) => domainEvents(eventId, op, results[i] ?? null)));
+}
+
 /** Counts what a committed op means for the operators' metrics. */
 function count(op: EventOp, result: OpResult): void {
   if (op.type === "released" && op.reason === "expired") holdsExpired.inc({ kind: "hold" });
@@ -129,7 +134,7 @@ export class ConcertEventHost implements OwnerHost {
   private logicFor(eventId: number, lease: Lease) {
     const { db, relay } = this;
     const commit = pipelined(async (input: CommitInput) => {
-      const eventsOf = (results: OpResult[]) => outboxEntry(input.ops.flatMap((op, i) => domainEvents(eventId, op, results[i] ?? null)));
+      const eventsOf = (results: OpResult[]) => eventsEntry(eventId, input.ops, results);
       const { results, events } = await timedCommit("concert-event", input.ops.length, () =>
         storeCall("concert-event", commitConcertEvent(db, input.key, lease.epoch, input.ops, eventsOf)),
       ).catch(whenFenced(lease, "concert-event", eventEntity(eventId)));
@@ -149,8 +154,7 @@ export class ConcertEventHost implements OwnerHost {
   /** Whatever lapsed while no actor owned the event (after a crash, say) is released before its new owner loads it. */
   async onClaim(entity: Entity, tx: Queryable): Promise<void> {
     const eventId = eventOfEntity(entity)!;
-    const eventsOf = (ops: EventOp[]) => outboxEntry(ops.flatMap((op) => domainEvents(eventId, op, null)));
-    const { released, events } = await releaseLapsed(tx, eventId, Date.now(), eventsOf);
+    const { released, events } = await releaseLapsed(tx, eventId, Date.now(), (ops) => eventsEntry(eventId, ops));
     if (released.length === 0) return;
     log.info("released lapsed holds and reservations on taking the event", { eventId, released: released.length });
     // Published once the claim has committed (acquire follows it); a claim that fails leaves nothing to publish.
