@@ -1,7 +1,7 @@
 // The crowd of a sale opening, as a load-generator process (`bench/sale.ts` runs one or two of them): users
 // F..F+N-1 enter a concert's queue before the opening, wait for their turn (polling GET /queue/status every second,
 // or on a pushed status stream), and once admitted buy: list the seats, occupy 1–4 random available ones (another on
-// 409), reserve them and pay; a user who finds the hall sold out leaves the queue. Runs until SIGTERM (or until every
+// 409, the list fetched again after three), reserve them and pay; a user who finds the hall sold out leaves the queue. Runs until SIGTERM (or until every
 // user is done), then prints one JSON line of figures.
 import { parseArgs } from "node:util";
 import type { Socket } from "bun";
@@ -53,10 +53,13 @@ const counts: Record<string, number> = {
   seatsBought: 0,
   streamsOpen: 0,
   maxStreamsOpen: 0,
+  /** Streams that ended without the admission (cut off or a 503 answer), and connects that failed. */
+  streamsCut: 0,
+  streamsRefused: 0,
   errors: 0,
 };
-/** For each admitted user: ms from the actor's admission to the user learning of it. */
-const admissionDelays: Histogram = {};
+/** For each admitted user: ms from the actor's admission to the user learning of it, by how the user waited. */
+const admissionDelays: Record<"stream" | "poll", Histogram> = { stream: {}, poll: {} };
 let firstPollAt = 0;
 let lastPollAt = 0;
 let stopping = false;
@@ -120,10 +123,12 @@ function streamUntilAdmitted(user: User): Promise<{ expiresAt: string } | undefi
   return new Promise((resolve) => {
     let text = "";
     let settled = false;
+    let opened = false;
     const finish = (status: { expiresAt: string } | undefined, socket?: Socket) => {
       if (settled) return;
       settled = true;
-      counts.streamsOpen!--;
+      if (opened) counts.streamsOpen!--;
+      if (!status) counts[opened ? "streamsCut" : "streamsRefused"]!++;
       socket?.end();
       resolve(status);
     };
@@ -132,6 +137,7 @@ function streamUntilAdmitted(user: User): Promise<{ expiresAt: string } | undefi
       port: Number(base.port),
       socket: {
         open(socket) {
+          opened = true;
           counts.streamsOpen!++;
           counts.maxStreamsOpen = Math.max(counts.maxStreamsOpen!, counts.streamsOpen!);
           socket.write(`GET /api/v1/queue/stream?token=${encodeURIComponent(user.token!)} HTTP/1.1\r\nhost: ${base.host}\r\naccept: text/event-stream\r\n\r\n`);
@@ -155,6 +161,8 @@ function streamUntilAdmitted(user: User): Promise<{ expiresAt: string } | undefi
 
 // ---- buying -----------------------------------------------------------------------------------------------------
 
+const TAKEN_BEFORE_REFRESH = 3;
+
 async function buy(user: User): Promise<void> {
   const client = new KeepAliveClient(base);
   const headers = { authorization: user.bearer, "user-token": user.token! };
@@ -162,6 +170,7 @@ async function buy(user: User): Promise<void> {
     const want = 1 + Math.floor(Math.random() * 4);
     const held: number[] = [];
     let seats: { id: number }[] = [];
+    let taken = 0;
     while (held.length < want && !stopping) {
       if (seats.length === 0) {
         const listed = await timed("list", client, "GET", `/api/v1/concert-events/${eventId}/available-seats`, headers);
@@ -171,9 +180,14 @@ async function buy(user: User): Promise<void> {
       }
       const [seat] = seats.splice(Math.floor(Math.random() * seats.length), 1);
       const occupied = await timed("occupy", client, "POST", `/api/v1/concert-events/${eventId}/occupy`, headers, { seatId: seat!.id });
-      if (occupied.status === 200) held.push(seat!.id);
-      else if (occupied.status === 409) counts.occupy409!++;
-      else return void counts.errors!++;
+      if (occupied.status === 200) {
+        held.push(seat!.id);
+        taken = 0;
+      } else if (occupied.status === 409) {
+        counts.occupy409!++;
+        // A seat map that keeps offering taken seats is refreshed, as a booking page does after a few "already taken".
+        if (++taken === TAKEN_BEFORE_REFRESH) [seats, taken] = [[], 0];
+      } else return void counts.errors!++;
     }
     if (held.length === 0) {
       counts.soldOutLeaves!++;
@@ -200,13 +214,11 @@ async function streamWhileWaiting(user: User): Promise<{ expiresAt: string } | u
   }
 }
 
-async function live(user: User, stream: boolean, activeTtlMs: number, index: number): Promise<void> {
-  // Streams open in waves of 500, 50 ms apart, rather than 20,000 connections at once into a listen backlog of 4,096.
-  if (stream) await Bun.sleep(Math.floor(index / 500) * 50);
+async function live(user: User, stream: boolean, activeTtlMs: number): Promise<void> {
   try {
     const admitted = stream ? await streamWhileWaiting(user) : await pollUntilAdmitted(user);
     if (!admitted || stopping) return;
-    record(admissionDelays, Date.now() - (Date.parse(admitted.expiresAt) - activeTtlMs));
+    record(admissionDelays[stream ? "stream" : "poll"], Date.now() - (Date.parse(admitted.expiresAt) - activeTtlMs));
     await buy(user);
     user.done = true;
   } catch {
@@ -228,7 +240,8 @@ process.on("SIGTERM", () => {
   process.exit(0);
 });
 
-// Enter before the opening, spread evenly over the time left (at most as fast as the pool allows).
+// Enter before the opening, spread evenly over the time left (at most as fast as the pool allows), and from then on
+// wait as a browser's waiting page would: the stream opened, or polling, right after entering.
 const activeTtlMs = Number(process.env.QUEUE_ACTIVE_TTL_SECONDS ?? 600) * 1000;
 const enterBy = opensAt - 2000;
 const gap = Math.max(0, (enterBy - Date.now()) / userCount);
@@ -239,10 +252,9 @@ await Promise.all(
     const reply = await withPooled((client) => timed("enter", client, "POST", "/api/v1/queue/tokens", { authorization: user.bearer }, { concertId }));
     if (reply.status !== 200) return void counts.errors!++;
     user.token = reply.body.data.token;
+    if (i === userCount - 1) console.error(`crowd ${firstUser}..${firstUser + userCount - 1}: entered in ${((Date.now() - start) / 1000).toFixed(1)} s; waiting (${values.wait})`);
+    await live(user, i < streamsWanted, activeTtlMs);
   }),
 );
-console.error(`crowd ${firstUser}..${firstUser + userCount - 1}: entered in ${((Date.now() - start) / 1000).toFixed(1)} s; waiting (${values.wait})`);
-// Streams are opened right away, before the opening, as a browser's waiting page would.
-await Promise.all(users.filter((u) => u.token).map((user, i) => live(user, i < streamsWanted, activeTtlMs, i)));
 for (const client of pool) client.close();
 console.log(report());

@@ -5,7 +5,7 @@
 // the crowd on pushed status streams. Then GET /queue/status is measured against a bare Elysia route answering from
 // memory, with 20,000 waiting, in alternating rounds. Prints the tables the README shows.
 // Options: --only pglite|postgres (default: PGlite on disk), --quick (a tenth of the crowd), --status-only (just the
-// status measurement).
+// status measurement), --runs polling,streams (the checkout alone and only the runs named).
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +17,7 @@ import { freshPostgres, postgresAvailable } from "../test/support/databases";
 import { freePort, portOpen, startNatsServer, waitFor } from "../test/support/nats-server";
 
 const { values } = parseArgs({
-  options: { sale: { type: "boolean" }, only: { type: "string" }, quick: { type: "boolean", default: false }, "status-only": { type: "boolean", default: false } },
+  options: { sale: { type: "boolean" }, only: { type: "string" }, quick: { type: "boolean", default: false }, "status-only": { type: "boolean", default: false }, runs: { type: "string" } },
 });
 const SECRET = "sale-benchmark-secret";
 const CROWD = values.quick ? 2_000 : 20_000;
@@ -39,7 +39,7 @@ type Histogram = Record<string, number>;
 
 interface CrowdReport {
   latencies: Record<string, Histogram>;
-  admissionDelays: Histogram;
+  admissionDelays: Record<"stream" | "poll", Histogram>;
   counts: Record<string, number>;
   pollSeconds: number;
 }
@@ -60,6 +60,18 @@ function merge(histograms: Histogram[]): Histogram {
   const merged: Histogram = {};
   for (const h of histograms) for (const [k, n] of Object.entries(h)) merged[k] = (merged[k] ?? 0) + n;
   return merged;
+}
+
+/** CPU seconds a process has used so far (user + system), from /proc; what it had last for one that has ended. */
+const lastCpu = new Map<number, number>();
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    lastCpu.set(pid, (Number(fields[11]) + Number(fields[12])) / 100);
+  } catch {
+    // Ended: a crowd whose users are all done exits by itself.
+  }
+  return lastCpu.get(pid) ?? 0;
 }
 
 const rssMb = (pid: number) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024);
@@ -102,7 +114,7 @@ async function fund(env: Env, users: number): Promise<void> {
 }
 
 async function startService(env: Env, port: number) {
-  const child = Bun.spawn(["bun", "src/main.ts"], { env: { ...process.env, ...env, PORT: String(port) }, stdout: "ignore", stderr: "inherit" });
+  const child = Bun.spawn(["bun", ...(process.env.BENCH_PROFILE_DIR ? ["--cpu-prof-md", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []), "src/main.ts"], { env: { ...process.env, ...env, PORT: String(port) }, stdout: "ignore", stderr: "inherit" });
   await waitFor(() => portOpen(port), "the service to listen", 60_000);
   return child;
 }
@@ -164,7 +176,6 @@ async function sale(kind: DatabaseKind, run: SaleRun) {
     const event = (await ask("POST", `/api/v1/admin/concerts/${concert.id}/events`, { startsAt: "2027-06-01T10:00:00.000Z", sections })).data;
     const rssBefore = rssMb(service.pid);
     let peak = rssBefore;
-    const sampler = setInterval(() => (peak = Math.max(peak, rssMb(service.pid))), 200);
     const crowds = run.crowdProcesses.map((c) =>
       Bun.spawn(
         ["bun", "bench/sale-crowd.ts", "--base", base, "--secret", SECRET, "--concert", String(concert.id), "--event", String(event.id),
@@ -173,10 +184,16 @@ async function sale(kind: DatabaseKind, run: SaleRun) {
       ),
     );
     children.push(...crowds);
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssMb(service.pid));
+      for (const crowd of crowds) cpuSeconds(crowd.pid);
+    }, 200);
     await Bun.sleep(Math.max(0, opensAt - 1000 - Date.now()));
     const rssWaiting = rssMb(service.pid);
     const open = await streamsOpen(base);
     const queue = (await ask("GET", `/api/v1/admin/concerts/${concert.id}/queue`)).data;
+    await Bun.sleep(Math.max(0, opensAt - Date.now()));
+    const cpuAtOpening = { service: cpuSeconds(service.pid), crowd: crowds.reduce((sum, c) => sum + cpuSeconds(c.pid), 0) };
     // The opening; the sale runs until the hall is sold out.
     let soldOutAt = 0;
     const summariesRefused: string[] = [];
@@ -189,6 +206,10 @@ async function sale(kind: DatabaseKind, run: SaleRun) {
       else if (answer.data.sold === answer.data.totalSeats) soldOutAt = Date.now();
     }
     clearInterval(sampler);
+    const cpu = {
+      service: cpuSeconds(service.pid) - cpuAtOpening.service,
+      crowd: crowds.reduce((sum, c) => sum + cpuSeconds(c.pid), 0) - cpuAtOpening.crowd,
+    };
     if (summariesRefused.length > 0) console.error(`operator's summary polls refused: ${summariesRefused.length} (${[...new Set(summariesRefused)].join(", ")})`);
     for (const crowd of crowds) crowd.kill("SIGTERM");
     const reports = await Promise.all(crowds.map(async (c) => JSON.parse((await new Response(c.stdout).text()).trim().split("\n").at(-1)!) as CrowdReport));
@@ -208,11 +229,18 @@ async function sale(kind: DatabaseKind, run: SaleRun) {
       seconds,
       ticketsPerSecond: sold / seconds,
       steps: Object.fromEntries(["enter", "status", "list", "occupy", "reserve", "pay"].map((s) => [s, [percentile(latency(s), 0.5), percentile(latency(s), 0.99)]])),
-      admission: [percentile(merge(reports.map((r) => r.admissionDelays)), 0.5), percentile(merge(reports.map((r) => r.admissionDelays)), 0.99)],
+      admission: admissionPercentiles(reports, "stream"),
+      admissionPolling: admissionPercentiles(reports, "poll"),
+      mostStreams: counts("maxStreamsOpen"),
+      buyers: { paid: counts("paid"), soldOutLeaves: counts("soldOutLeaves"), occupy409: counts("occupy409") },
+      streamsCut: counts("streamsCut"),
+      streamsRefused: counts("streamsRefused"),
       pollsPerSecond: pollSeconds > 0 ? Math.round(counts("polls") / pollSeconds) : 0,
       polls503: counts("polls503"),
       errors: counts("errors"),
       rss: { before: rssBefore, waiting: rssWaiting, peak },
+      /** Share of one core used from the opening to sold out (2 cores here). */
+      cores: { service: cpu.service / seconds, crowd: cpu.crowd / seconds },
       audit,
     };
   } finally {
@@ -220,6 +248,11 @@ async function sale(kind: DatabaseKind, run: SaleRun) {
     await nats.stop();
     await db.cleanup();
   }
+}
+
+function admissionPercentiles(reports: CrowdReport[], wait: "stream" | "poll"): (number | null)[] {
+  const delays = merge(reports.map((r) => r.admissionDelays[wait]));
+  return [percentile(delays, 0.5), percentile(delays, 0.99)];
 }
 
 /** After the run, on the stopped service's database: the audit, and admissions out of the drawn order. */
@@ -309,26 +342,28 @@ async function saleRuns(kind: DatabaseKind) {
     },
   ];
   const results = [];
-  for (const run of runs) {
+  const wanted = values.runs?.split(",");
+  for (const run of runs.filter((r, i) => i === 0 || !wanted || wanted.some((w) => r.name.includes(w)))) {
     const result = await sale(kind, run);
     results.push(result);
     console.error(`${run.name}: ${JSON.stringify(result)}`);
   }
   const alone = results[0]!.ticketsPerSecond;
-  console.log("| run | waiting at the opening | streams open | opening → sold out, s | tickets/s | ÷ checkout alone | status polls/s | list p50 / p99 ms | occupy | reserve | pay | status | admission → user | peak RSS MB | MB at the opening | out of drawn order | audit |");
+  console.log("| run | waiting at the opening | streams open at the opening (most) | opening → sold out, s | tickets/s | ÷ checkout alone | status polls/s | list p50 / p99 ms | occupy | reserve | pay | status | admission → user: stream / polling p50 / p99 ms | cores used: service / crowd | peak RSS MB | MB at the opening | out of drawn order | audit |");
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
   for (const r of results) {
     console.log(
-      `| ${r.name} | ${r.waiting} | ${r.streams} | ${r.soldOut ? r.seconds.toFixed(1) : `not sold out in ${r.seconds.toFixed(0)}`} | ${Math.round(r.ticketsPerSecond)} | ${(r.ticketsPerSecond / alone).toFixed(2)} | ${r.pollsPerSecond} | ${ms(r.steps.list!)} | ${ms(r.steps.occupy!)} | ${ms(r.steps.reserve!)} | ${ms(r.steps.pay!)} | ${ms(r.steps.status!)} | ${ms(r.admission)} | ${r.rss.peak} | ${r.rss.waiting} | ${r.audit.outOfOrder} of ${r.audit.admitted} | ${r.audit.clean ? "clean" : r.audit.violations.join("; ")} |`,
+      `| ${r.name} | ${r.waiting} | ${r.streams} (${r.mostStreams}) | ${r.soldOut ? r.seconds.toFixed(1) : `not sold out in ${r.seconds.toFixed(0)}`} | ${Math.round(r.ticketsPerSecond)} | ${(r.ticketsPerSecond / alone).toFixed(2)} | ${r.pollsPerSecond} | ${ms(r.steps.list!)} | ${ms(r.steps.occupy!)} | ${ms(r.steps.reserve!)} | ${ms(r.steps.pay!)} | ${ms(r.steps.status!)} | ${ms(r.admission)} ‖ ${ms(r.admissionPolling)} | ${r.cores.service.toFixed(2)} / ${r.cores.crowd.toFixed(2)} | ${r.rss.peak} | ${r.rss.waiting} | ${r.audit.outOfOrder} of ${r.audit.admitted} | ${r.audit.clean ? "clean" : r.audit.violations.join("; ")} |`,
     );
   }
-  const [, polling, streaming] = results;
+  const polling = results.find((r) => r.name.includes("polling"));
+  const streaming = results.find((r) => r.name.includes("streams"));
+  if (!polling || !streaming) return;
   console.log(
     `\nmemory: ${((polling!.rss.waiting - polling!.rss.before) * 1024 / CROWD).toFixed(1)} KB per waiting user (RSS at the opening minus before the crowd, polling run); ` +
       `${((streaming!.rss.waiting - polling!.rss.waiting) * 1024 / Math.max(1, streaming!.streams)).toFixed(1)} KB per open stream (streams run minus polling run, at the opening); ` +
-      `503 answers to polls: ${polling!.polls503}; errors: ${results.map((r) => r.errors).join(", ")}`,
+      `503 answers to polls: ${polling!.polls503}; streams cut off / refused: ${streaming!.streamsCut} / ${streaming!.streamsRefused}; errors: ${results.map((r) => r.errors).join(", ")}`,
   );
-
 }
 
 async function statusRuns(kind: DatabaseKind) {
