@@ -9,6 +9,7 @@ import { pathnameOf, requestIdOf, ReservationEvents, type Api, type HttpDeps } f
 import { adminRoutes } from "./admin-routes";
 import { bearerVerifier } from "./auth";
 import { InFlight, laneOf } from "./in-flight";
+import { CoalescedReads } from "./coalesced-reads";
 import { concertRoutes } from "./concert-routes";
 import { openApiDocument, swaggerUi, TAGS } from "./openapi";
 import { paymentRoutes } from "./payment-routes";
@@ -21,6 +22,8 @@ export type { HttpDeps, QueueGate, QueueReads } from "./api";
 
 /** Bodies above this answer 413 payload_too_large from the catalog. */
 export const MAX_BODY_BYTES = 64 * 1024;
+
+const encoder = new TextEncoder();
 
 /**
  * Deepest nesting a JSON body may have; ours have at most two levels. A deeper body is refused before validation:
@@ -70,14 +73,18 @@ function errorResponse(code: ErrorCode, requestId?: string): Response {
 export function createApp(deps: HttpDeps) {
   const { bus, config } = deps;
   const inFlight = new InFlight(config.inFlightLimit);
+  // A list's answer depends only on its subject and the queue the reader was admitted from (the actor's gate).
+  const lists = new CoalescedReads<Uint8Array>();
   const api: Api = {
     deps,
     verifyBearer: bearerVerifier(config.authSecret),
     ask: (request, subject, payload, timeoutMs) =>
       inFlight.run(laneOf(subject), () => bus.request(subject, payload, requestIdOf(request), timeoutMs)),
     askList: async (request, subject, payload) => {
-      const list = await inFlight.run(laneOf(subject), () => bus.requestText(subject, payload, requestIdOf(request)));
-      return new Response(`{"list":${list}}`, { headers: { "content-type": "application/json", "x-request-id": requestIdOf(request) } });
+      const body = await lists.read(`${subject} ${payload.admittedTo}`, async () =>
+        encoder.encode(`{"list":${await inFlight.run(laneOf(subject), () => bus.requestText(subject, payload, requestIdOf(request)))}}`),
+      );
+      return new Response(body, { headers: { "content-type": "application/json", "x-request-id": requestIdOf(request) } });
     },
     limits: { queueEntries: new RateLimiter(config.rateLimitQueue), occupations: new RateLimiter(config.rateLimitOccupy) },
     reservations: new ReservationEvents(),
