@@ -39,8 +39,10 @@ export interface Api {
   verifyBearer: ReturnType<typeof bearerVerifier>;
   /** Sends a request to the actors over NATS, carrying the HTTP request's id; `timeoutMs` overrides REQUEST_TIMEOUT_MS. */
   ask<T>(request: Request, subject: string, payload: unknown, timeoutMs?: number): Promise<T>;
-  /** The same, answering `{"list": …}` with the reply's list as it came, neither parsed nor checked again here. */
-  /** A list handed on as the actor encoded it; readers of the same list at the same moment share one request. */
+  /**
+   * The same, answering `{"list": …}` with the reply's list as it came, neither parsed nor checked again here; readers
+   * of the same list at the same moment share one request (coalesced-reads.ts).
+   */
   askList(request: Request, subject: string, payload: { userId: number; admittedTo: number }): Promise<Response>;
   limits: { queueEntries: RateLimiter; occupations: RateLimiter };
   /** Which event each reservation made through this instance belongs to (see ReservationEvents). */
