@@ -61,7 +61,10 @@ for (const db of cases) {
       expect(traced.headers.get("x-request-id")).toBe("trace-123");
       const failed = await u.call("GET", `/api/v1/users/${u.userId + 1}/wallet`, undefined, { "x-request-id": "trace-456" });
       expect(failed.headers.get("x-request-id")).toBe("trace-456");
-      expect((await u.call("GET", `/api/v1/users/${u.userId}/wallet`)).headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+      const made = await Promise.all([1, 2].map(async () => (await u.call("GET", `/api/v1/users/${u.userId}/wallet`)).headers.get("x-request-id")));
+      // The instance's random prefix and a counter: two requests never share one.
+      for (const id of made) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-z]+$/);
+      expect(made[0]).not.toBe(made[1]);
     });
 
     test("wallet: charge, read, refuse bad amounts, other users and missing tokens", async () => {

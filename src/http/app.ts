@@ -5,7 +5,7 @@ import { Elysia, t } from "elysia";
 import { AppError, CATALOG, errorBody, isErrorCode, RETRY_AFTER_SECONDS, type ErrorCode } from "../shared/errors";
 import { log } from "../shared/log";
 import { httpMetrics, registry } from "../shared/metrics";
-import { pathnameOf, requestIdOf, ReservationEvents, type Api, type HttpDeps } from "./api";
+import { pathnameOf, requestIdOf, ReservationEvents, responseRequestIdOf, type Api, type HttpDeps } from "./api";
 import { adminRoutes } from "./admin-routes";
 import { bearerVerifier } from "./auth";
 import { InFlight, laneOf } from "./in-flight";
@@ -143,7 +143,7 @@ export function serve(fetch: (request: Request) => Promise<Response> | Response)
     const started = performance.now();
     const pathname = pathnameOf(request.url);
     const response = await front(request, pathname, fetch);
-    if (!response.headers.has("x-request-id")) response.headers.set("x-request-id", requestIdOf(request));
+    if (!response.headers.has("x-request-id")) response.headers.set("x-request-id", responseRequestIdOf(request));
     const seconds = (performance.now() - started) / 1000;
     const route = routeOf(pathname, response.status);
     httpMetrics.record(route, request.method, response.status, seconds);
