@@ -63,16 +63,21 @@ function merge(histograms: Histogram[]): Histogram {
 }
 
 /** CPU seconds a process has used so far (user + system), from /proc; what it had last for one that has ended. */
-const lastCpu = new Map<number, number>();
-function cpuSeconds(pid: number): number {
+const lastCpu = new Map<string, number>();
+function cpuSeconds(pid: number, thread?: number): number {
+  const path = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
+  const key = `${pid}/${thread ?? "all"}`;
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    lastCpu.set(pid, (Number(fields[11]) + Number(fields[12])) / 100);
+    const fields = readFileSync(path, "utf8").split(") ")[1]!.split(" ");
+    lastCpu.set(key, (Number(fields[11]) + Number(fields[12])) / 100);
   } catch {
     // Ended: a crowd whose users are all done exits by itself.
   }
-  return lastCpu.get(pid) ?? 0;
+  return lastCpu.get(key) ?? 0;
 }
+
+/** The JavaScript thread's CPU alone (its thread id is the process id): what one event loop can give is one core. */
+const mainThreadSeconds = (pid: number) => cpuSeconds(pid, pid);
 
 const rssMb = (pid: number) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024);
 
@@ -145,6 +150,17 @@ async function admin(base: string) {
   };
 }
 
+/** p50 and p99 of one route as the service's own histogram has them: the upper bound of the bucket each falls in, ms. */
+async function serverLatency(base: string, method: string, route: string): Promise<(number | null)[]> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const buckets = [...text.matchAll(/^http_request_duration_seconds_bucket\{le="([^"]+)",route="([^"]+)",method="([^"]+)"\} (\d+)/gm)]
+    .filter((m) => m[2] === route && m[3] === method)
+    .map((m) => ({ le: m[1] === "+Inf" ? Infinity : Number(m[1]) * 1000, count: Number(m[4]) }));
+  const total = buckets.find((b) => b.le === Infinity)?.count ?? 0;
+  const at = (q: number) => (total === 0 ? null : buckets.find((b) => b.count >= q * total)!.le);
+  return [at(0.5), at(0.99)];
+}
+
 async function streamsOpen(base: string): Promise<number> {
   const text = await (await fetch(`${base}/metrics`)).text();
   return Number(/^queue_streams_open (\d+)/m.exec(text)?.[1] ?? 0);
@@ -193,7 +209,11 @@ async function sale(kind: DatabaseKind, run: SaleRun) {
     const open = await streamsOpen(base);
     const queue = (await ask("GET", `/api/v1/admin/concerts/${concert.id}/queue`)).data;
     await Bun.sleep(Math.max(0, opensAt - Date.now()));
-    const cpuAtOpening = { service: cpuSeconds(service.pid), crowd: crowds.reduce((sum, c) => sum + cpuSeconds(c.pid), 0) };
+    const cpuAtOpening = {
+      service: cpuSeconds(service.pid),
+      serviceMain: mainThreadSeconds(service.pid),
+      crowd: crowds.reduce((sum, c) => sum + cpuSeconds(c.pid), 0),
+    };
     // The opening; the sale runs until the hall is sold out.
     let soldOutAt = 0;
     const summariesRefused: string[] = [];
@@ -208,8 +228,10 @@ async function sale(kind: DatabaseKind, run: SaleRun) {
     clearInterval(sampler);
     const cpu = {
       service: cpuSeconds(service.pid) - cpuAtOpening.service,
+      serviceMain: mainThreadSeconds(service.pid) - cpuAtOpening.serviceMain,
       crowd: crowds.reduce((sum, c) => sum + cpuSeconds(c.pid), 0) - cpuAtOpening.crowd,
     };
+    const serverList = await serverLatency(base, "GET", "/api/v1/concert-events/:id/available-seats");
     if (summariesRefused.length > 0) console.error(`operator's summary polls refused: ${summariesRefused.length} (${[...new Set(summariesRefused)].join(", ")})`);
     for (const crowd of crowds) crowd.kill("SIGTERM");
     const reports = await Promise.all(crowds.map(async (c) => JSON.parse((await new Response(c.stdout).text()).trim().split("\n").at(-1)!) as CrowdReport));
@@ -232,6 +254,8 @@ async function sale(kind: DatabaseKind, run: SaleRun) {
       admission: admissionPercentiles(reports, "stream"),
       admissionPolling: admissionPercentiles(reports, "poll"),
       mostStreams: counts("maxStreamsOpen"),
+      /** The seat list's p50 / p99 as the service timed it (upper bounds of its histogram's buckets, ms). */
+      serverList,
       buyers: { paid: counts("paid"), soldOutLeaves: counts("soldOutLeaves"), occupy409: counts("occupy409") },
       streamsCut: counts("streamsCut"),
       streamsRefused: counts("streamsRefused"),
@@ -240,7 +264,7 @@ async function sale(kind: DatabaseKind, run: SaleRun) {
       errors: counts("errors"),
       rss: { before: rssBefore, waiting: rssWaiting, peak },
       /** Share of one core used from the opening to sold out (2 cores here). */
-      cores: { service: cpu.service / seconds, crowd: cpu.crowd / seconds },
+      cores: { service: cpu.service / seconds, serviceMain: cpu.serviceMain / seconds, crowd: cpu.crowd / seconds },
       audit,
     };
   } finally {
@@ -359,11 +383,11 @@ async function saleRuns(kind: DatabaseKind) {
     console.error(`${run.name}: ${JSON.stringify(result)}`);
   }
   const alone = results[0]!.ticketsPerSecond;
-  console.log("| run | waiting at the opening | streams open at the opening (most) | opening → sold out, s | tickets/s | ÷ checkout alone | status polls/s | list p50 / p99 ms | occupy | reserve | pay | status | admission → user: stream / polling p50 / p99 ms | cores used: service / crowd | peak RSS MB | MB at the opening | out of drawn order | audit |");
+  console.log("| run | waiting at the opening | streams open at the opening (most) | opening → sold out, s | tickets/s | ÷ checkout alone | status polls/s | list p50 / p99 ms (service's own) | occupy | reserve | pay | status | admission → user: stream / polling p50 / p99 ms | cores used: service (its JS thread) / crowd | peak RSS MB | MB at the opening | out of drawn order | audit |");
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
   for (const r of results) {
     console.log(
-      `| ${r.name} | ${r.waiting} | ${r.streams} (${r.mostStreams}) | ${r.soldOut ? r.seconds.toFixed(1) : `not sold out in ${r.seconds.toFixed(0)}`} | ${Math.round(r.ticketsPerSecond)} | ${(r.ticketsPerSecond / alone).toFixed(2)} | ${r.pollsPerSecond} | ${ms(r.steps.list!)} | ${ms(r.steps.occupy!)} | ${ms(r.steps.reserve!)} | ${ms(r.steps.pay!)} | ${ms(r.steps.status!)} | ${ms(r.admission)} ‖ ${ms(r.admissionPolling)} | ${r.cores.service.toFixed(2)} / ${r.cores.crowd.toFixed(2)} | ${r.rss.peak} | ${r.rss.waiting} | ${r.audit.outOfOrder} of ${r.audit.admitted} | ${r.audit.clean ? "clean" : r.audit.violations.join("; ")} |`,
+      `| ${r.name} | ${r.waiting} | ${r.streams} (${r.mostStreams}) | ${r.soldOut ? r.seconds.toFixed(1) : `not sold out in ${r.seconds.toFixed(0)}`} | ${Math.round(r.ticketsPerSecond)} | ${(r.ticketsPerSecond / alone).toFixed(2)} | ${r.pollsPerSecond} | ${ms(r.steps.list!)} (≤ ${ms(r.serverList)}) | ${ms(r.steps.occupy!)} | ${ms(r.steps.reserve!)} | ${ms(r.steps.pay!)} | ${ms(r.steps.status!)} | ${ms(r.admission)} ‖ ${ms(r.admissionPolling)} | ${r.cores.service.toFixed(2)} (${r.cores.serviceMain.toFixed(2)}) / ${r.cores.crowd.toFixed(2)} | ${r.rss.peak} | ${r.rss.waiting} | ${r.audit.outOfOrder} of ${r.audit.admitted} | ${r.audit.clean ? "clean" : r.audit.violations.join("; ")} |`,
     );
   }
   const polling = results.find((r) => r.name.includes("polling"));
