@@ -1,8 +1,8 @@
 // The crowd of a sale opening, as a load-generator process (`bench/sale.ts` runs one or two of them): users
 // F..F+N-1 enter a concert's queue before the opening, wait for their turn (polling GET /queue/status every second,
 // or on a pushed status stream), and once admitted buy: list the seats, occupy 1–4 random available ones (another on
-// 409, the list fetched again after three), reserve them and pay; a user who finds the hall sold out leaves the queue. Runs until SIGTERM (or until every
-// user is done), then prints one JSON line of figures.
+// 409, the list fetched again after three), reserve them and pay; a user who finds the hall sold out leaves the
+// queue. Runs until SIGTERM (or until every user is done), then prints one JSON line of figures.
 import { parseArgs } from "node:util";
 import type { Socket } from "bun";
 import { signUserToken } from "../src/http/auth";

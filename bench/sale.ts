@@ -150,9 +150,11 @@ async function admin(base: string) {
   };
 }
 
+const metricsOf = async (base: string) => (await fetch(`${base}/metrics`)).text();
+
 /** p50 and p99 of one route as the service's own histogram has them: the upper bound of the bucket each falls in, ms. */
 async function serverLatency(base: string, method: string, route: string): Promise<(number | null)[]> {
-  const text = await (await fetch(`${base}/metrics`)).text();
+  const text = await metricsOf(base);
   const buckets = [...text.matchAll(/^http_request_duration_seconds_bucket\{le="([^"]+)",route="([^"]+)",method="([^"]+)"\} (\d+)/gm)]
     .filter((m) => m[2] === route && m[3] === method)
     .map((m) => ({ le: m[1] === "+Inf" ? Infinity : Number(m[1]) * 1000, count: Number(m[4]) }));
@@ -162,8 +164,7 @@ async function serverLatency(base: string, method: string, route: string): Promi
 }
 
 async function streamsOpen(base: string): Promise<number> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  return Number(/^queue_streams_open (\d+)/m.exec(text)?.[1] ?? 0);
+  return Number(/^queue_streams_open (\d+)/m.exec(await metricsOf(base))?.[1] ?? 0);
 }
 
 interface SaleRun {
@@ -263,7 +264,7 @@ async function sale(kind: DatabaseKind, run: SaleRun) {
       polls503: counts("polls503"),
       errors: counts("errors"),
       rss: { before: rssBefore, waiting: rssWaiting, peak },
-      /** Share of one core used from the opening to sold out (2 cores here). */
+      /** Cores used from the opening to sold out, of the 2 here: the service, its JavaScript thread alone, the crowd. */
       cores: { service: cpu.service / seconds, serviceMain: cpu.serviceMain / seconds, crowd: cpu.crowd / seconds },
       audit,
     };
@@ -384,7 +385,7 @@ async function saleRuns(kind: DatabaseKind) {
   }
   const alone = results[0]!.ticketsPerSecond;
   console.log("| run | waiting at the opening | streams open at the opening (most) | opening → sold out, s | tickets/s | ÷ checkout alone | status polls/s | list p50 / p99 ms (service's own) | occupy | reserve | pay | status | admission → user: stream / polling p50 / p99 ms | cores used: service (its JS thread) / crowd | peak RSS MB | MB at the opening | out of drawn order | audit |");
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+  console.log(`| --- |${" ---: |".repeat(16)} --- |`);
   for (const r of results) {
     console.log(
       `| ${r.name} | ${r.waiting} | ${r.streams} (${r.mostStreams}) | ${r.soldOut ? r.seconds.toFixed(1) : `not sold out in ${r.seconds.toFixed(0)}`} | ${Math.round(r.ticketsPerSecond)} | ${(r.ticketsPerSecond / alone).toFixed(2)} | ${r.pollsPerSecond} | ${ms(r.steps.list!)} (≤ ${ms(r.serverList)}) | ${ms(r.steps.occupy!)} | ${ms(r.steps.reserve!)} | ${ms(r.steps.pay!)} | ${ms(r.steps.status!)} | ${ms(r.admission)} ‖ ${ms(r.admissionPolling)} | ${r.cores.service.toFixed(2)} (${r.cores.serviceMain.toFixed(2)}) / ${r.cores.crowd.toFixed(2)} | ${r.rss.peak} | ${r.rss.waiting} | ${r.audit.outOfOrder} of ${r.audit.admitted} | ${r.audit.clean ? "clean" : r.audit.violations.join("; ")} |`,
@@ -394,9 +395,9 @@ async function saleRuns(kind: DatabaseKind) {
   const streaming = results.find((r) => r.name.includes("streams"));
   if (!polling || !streaming) return;
   console.log(
-    `\nmemory: ${((polling!.rss.waiting - polling!.rss.before) * 1024 / CROWD).toFixed(1)} KB per waiting user (RSS at the opening minus before the crowd, polling run); ` +
-      `${((streaming!.rss.waiting - polling!.rss.waiting) * 1024 / Math.max(1, streaming!.streams)).toFixed(1)} KB per open stream (streams run minus polling run, at the opening); ` +
-      `503 answers to polls: ${polling!.polls503}; streams cut off / refused: ${streaming!.streamsCut} / ${streaming!.streamsRefused}; errors: ${results.map((r) => r.errors).join(", ")}`,
+    `\nmemory: ${((polling.rss.waiting - polling.rss.before) * 1024 / CROWD).toFixed(1)} KB per waiting user (RSS at the opening minus before the crowd, polling run); ` +
+      `${((streaming.rss.waiting - polling.rss.waiting) * 1024 / Math.max(1, streaming.streams)).toFixed(1)} KB per open stream (streams run minus polling run, at the opening); ` +
+      `503 answers to polls: ${polling.polls503}; streams cut off / refused: ${streaming.streamsCut} / ${streaming.streamsRefused}; errors: ${results.map((r) => r.errors).join(", ")}`,
   );
 }
 

@@ -14,14 +14,18 @@ interface Batch<T> {
   promise: Promise<T>;
 }
 
+/** A key with a request in flight, and the batch waiting to be sent next once a reader has joined it. */
+interface Lane<T> {
+  next?: Batch<T>;
+}
+
 export class CoalescedReads<T> {
-  /** Per key with a request in flight: the batch waiting to be sent next, if any reader has joined it. */
-  private readonly lanes = new Map<string, { next?: Batch<T> }>();
+  private readonly lanes = new Map<string, Lane<T>>();
 
   read(key: string, read: () => Promise<T>): Promise<T> {
     const lane = this.lanes.get(key);
     if (!lane) {
-      const fresh = {};
+      const fresh: Lane<T> = {};
       this.lanes.set(key, fresh);
       return this.send(key, fresh, read);
     }
@@ -32,12 +36,12 @@ export class CoalescedReads<T> {
     return lane.next.promise;
   }
 
-  /** Keys with a request in flight, for tests and metrics. */
+  /** Keys with a request in flight: none once every read has been answered. */
   get inFlight(): number {
     return this.lanes.size;
   }
 
-  private send(key: string, lane: { next?: Batch<T> }, read: () => Promise<T>): Promise<T> {
+  private send(key: string, lane: Lane<T>, read: () => Promise<T>): Promise<T> {
     const answer = read();
     const handOn = () => {
       const batch = lane.next;
