@@ -8,7 +8,7 @@ import { connectBus } from "../src/shared/bus";
 import { fail, ok } from "../src/shared/codec";
 import { loadConfig } from "../src/shared/config";
 import { openDatabase, type Database } from "../src/shared/db";
-import { createApp, serve, SERVER_BODY_LIMIT } from "../src/http/app";
+import { createApp, SERVER_BODY_LIMIT } from "../src/http/app";
 import { Api } from "../src/shared/messages";
 import { addService, endpoint } from "../src/shared/nats-service";
 import { GLOBAL_QUEUE, queueSubject } from "../src/shared/subjects";
@@ -64,14 +64,14 @@ await addService(bus.nc, `baseline-${mode}`, "benchmark baseline", [
 ]);
 
 // Every token is admitted at once and everywhere: the baselines measure the path, not the queue.
-const app = createApp({
+const { fetch } = createApp({
   config,
   bus,
   queueGate: { requireActive: async () => GLOBAL_QUEUE },
-  queues: { status: async () => active, stream: async () => new Response(`event: status\ndata: ${JSON.stringify(active)}\n\n`) },
+  queues: { status: async () => active, statusNow: () => active, stream: async () => new Response(`event: status\ndata: ${JSON.stringify(active)}\n\n`) },
   ready: async () => true,
 });
-const server = Bun.serve({ port: config.port, fetch: serve(app.fetch), maxRequestBodySize: SERVER_BODY_LIMIT });
+const server = Bun.serve({ port: config.port, fetch, maxRequestBodySize: SERVER_BODY_LIMIT });
 console.error(`baseline ${mode} listening on ${server.port}`);
 process.on("SIGTERM", async () => {
   await server.stop();

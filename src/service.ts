@@ -10,7 +10,7 @@ import { ConcertEventHost } from "./concert-event/concert-event-host";
 import type { Config } from "./shared/config";
 import { openDatabase, type Database } from "./shared/db";
 import { seedDemo } from "./catalog/demo-data";
-import { createApp, serve, SERVER_BODY_LIMIT } from "./http/app";
+import { createApp, SERVER_BODY_LIMIT } from "./http/app";
 import { log } from "./shared/log";
 import { startPaymentService } from "./payments/payments";
 import { QueueAdmissionHost } from "./queue/queue-admission-host";
@@ -66,15 +66,19 @@ export async function startService(config: Config): Promise<RunningService> {
   const views = new QueueViews(bus, { maxActive: config.queueMaxActive, activeTtlMs: config.queueActiveTtlMs }, queue);
   views.start();
   const streams = new QueueStreams(views);
-  const app = createApp({
+  const { fetch } = createApp({
     config,
     bus,
     queueGate: new QueueGate(bus, views),
-    queues: { status: (token, userId) => views.status(token, userId), stream: (token) => streams.connect(token) },
+    queues: {
+      status: (token, userId) => views.status(token, userId),
+      statusNow: (token, userId) => views.statusNow(token, userId),
+      stream: (token) => streams.connect(token),
+    },
     ready: async () => bus.connected() && (await databaseReachable(db)),
   });
   // Bun closes a connection idle for 10 s by default; a status stream is quiet for up to 15 s between pings.
-  const server = Bun.serve({ port: config.port, fetch: serve(app.fetch), maxRequestBodySize: SERVER_BODY_LIMIT, idleTimeout: 60 });
+  const server = Bun.serve({ port: config.port, fetch, maxRequestBodySize: SERVER_BODY_LIMIT, idleTimeout: 60 });
   log.info("listening", { port: server.port, instance, database: config.database.kind, nats: config.nats.servers });
 
   return {

@@ -4,7 +4,8 @@ import { connect, type NatsConnection } from "nats";
 import { CATALOG } from "../src/shared/errors";
 import { verify } from "../src/cli/verify";
 import { databaseCases } from "./support/databases";
-import { startTestService, UserClient, type TestService } from "./support/service";
+import { signUserToken } from "../src/http/auth";
+import { startTestService, TEST_SECRET, UserClient, type TestService } from "./support/service";
 
 const cases = await databaseCases();
 
@@ -110,6 +111,27 @@ for (const db of cases) {
       expectError(await u.call("GET", "/api/v1/queue/status"), "not_found_in_queue");
       const fresh = await u.enterQueue();
       expect(fresh.body.data.token).not.toBe(first.body.data.token);
+    });
+
+    test("a status poll the front door answers from memory is the route's answer, counted and stamped alike", async () => {
+      const u = await admitted();
+      // A bearer this instance has not verified yet: its first poll takes the route, its second is answered at once.
+      const bearer = { authorization: `Bearer ${await signUserToken(u.userId, TEST_SECRET, 3_600)}` };
+      const polls = async () => (await fetch(`${t.base}/metrics`).then((r) => r.text())).match(/http_requests_total\{route="\/api\/v1\/queue\/status",method="GET",status="200"\} (\d+)/)?.[1];
+      const before = Number((await polls()) ?? 0);
+      const routed = await u.call("GET", "/api/v1/queue/status", undefined, bearer);
+      const atOnce = await u.call("GET", "/api/v1/queue/status", undefined, { ...bearer, "x-request-id": "poll-42" });
+      expect(routed.status).toBe(200);
+      expect(atOnce.status).toBe(200);
+      expect(atOnce.body).toEqual(routed.body);
+      expect(atOnce.headers.get("content-type")).toBe(routed.headers.get("content-type")!);
+      expect(atOnce.headers.get("x-request-id")).toBe("poll-42");
+      expect(routed.headers.get("x-request-id")).toMatch(/^[0-9a-f]{8}-[0-9a-z]+$/);
+      expect(Number(await polls())).toBe(before + 2);
+      // What memory cannot answer still takes the route: another user's token, a token gone from the queue.
+      expectError(await user().call("GET", "/api/v1/queue/status", undefined, { "user-token": u.queueToken! }), "invalid_token");
+      expectError(await u.call("GET", "/api/v1/queue/status", undefined, { ...bearer, "user-token": "B".repeat(22) }), "not_found_in_queue");
+      expectError(await u.call("GET", "/api/v1/queue/status", undefined, { authorization: `${bearer.authorization}x` }), "unauthorized");
     });
 
     test("concerts and their events", async () => {

@@ -6,7 +6,7 @@ import type { Config } from "../shared/config";
 import { AppError } from "../shared/errors";
 import { eventSubject, QUEUE_TOKEN_FORMAT } from "../shared/subjects";
 import type { QueueStatus } from "../shared/messages";
-import type { bearerVerifier } from "./auth";
+import type { BearerVerifier } from "./auth";
 import { RateLimiter } from "./rate-limit";
 
 export interface QueueGate {
@@ -21,6 +21,11 @@ export interface QueueGate {
 export interface QueueReads {
   /** Throws AppError invalid_token, not_found_in_queue, or service_unavailable while no trustworthy copy is held. */
   status(token: string, userId: number): Promise<QueueStatus>;
+  /**
+   * The same answer when the copy in memory gives it at once (the token is the caller's and in a whole, fresh copy);
+   * undefined whenever `status` would wait or refuse.
+   */
+  statusNow(token: string, userId: number): QueueStatus | undefined;
   /** A Server-Sent Events response for the token, or the same errors. */
   stream(token: string): Promise<Response>;
 }
@@ -36,7 +41,7 @@ export interface HttpDeps {
 /** Built once per app and handed to every route module. */
 export interface Api {
   deps: HttpDeps;
-  verifyBearer: ReturnType<typeof bearerVerifier>;
+  verifyBearer: BearerVerifier;
   /** Sends a request to the actors over NATS, carrying the HTTP request's id; `timeoutMs` overrides REQUEST_TIMEOUT_MS. */
   ask<T>(request: Request, subject: string, payload: unknown, timeoutMs?: number): Promise<T>;
   /**

@@ -13,7 +13,7 @@ import { CoalescedReads } from "./coalesced-reads";
 import { concertRoutes } from "./concert-routes";
 import { openApiDocument, swaggerUi, TAGS } from "./openapi";
 import { paymentRoutes } from "./payment-routes";
-import { queueRoutes, queueStreamRoutes } from "./queue-routes";
+import { queueAnswersAtOnce, queueRoutes, queueStreamRoutes } from "./queue-routes";
 import { RateLimiter } from "./rate-limit";
 import * as S from "./schemas";
 import { walletRoutes } from "./wallet-routes";
@@ -24,6 +24,8 @@ export type { HttpDeps, QueueGate, QueueReads } from "./api";
 export const MAX_BODY_BYTES = 64 * 1024;
 
 const encoder = new TextEncoder();
+/** What Elysia answers an object with; answers given at once say the same. */
+const JSON_TYPE = "application/json;charset=utf-8";
 
 /**
  * Deepest nesting a JSON body may have; ours have at most two levels. A deeper body is refused before validation:
@@ -70,6 +72,7 @@ function errorResponse(code: ErrorCode, requestId?: string): Response {
   return new Response(JSON.stringify(errorBody(code)), { status: CATALOG[code].status, headers });
 }
 
+/** The app and the front door that serves it: `fetch` is what Bun.serve is given. */
 export function createApp(deps: HttpDeps) {
   const { bus, config } = deps;
   const inFlight = new InFlight(config.inFlightLimit);
@@ -93,7 +96,7 @@ export function createApp(deps: HttpDeps) {
   // Precompiled at start, so the first requests of a rush do not pay for compiling the handlers. What every request
   // needs before and after the app (the body limit, Swagger UI's page, the request id, metrics) is done by `serve`
   // around it: each Elysia hook on every request cost a status poll more than half a microsecond.
-  return new Elysia({ precompile: true })
+  const app = new Elysia({ precompile: true })
     .onParse({ as: "global" }, ({ request, contentType }) => (contentType?.startsWith("application/json") ? parseJsonBody(request) : undefined))
     .onError({ as: "global" }, ({ code, error, request }) => {
       const requestId = requestIdOf(request);
@@ -125,6 +128,7 @@ export function createApp(deps: HttpDeps) {
     .use(concertRoutes(api))
     .use(paymentRoutes(api))
     .use(adminRoutes(api));
+  return { app, fetch: serve(app.fetch, new Map(queueAnswersAtOnce(api))) };
 }
 
 /** The route a path belongs to, for metric labels and logs: ids folded, unknown paths pooled. */
@@ -133,35 +137,49 @@ function routeOf(pathname: string, status: number): string {
 }
 
 /**
- * The HTTP front door around the app's fetch: refuses a body over 64 KiB with its catalog answer, serves Swagger UI's
- * page and assets, and after the app, stamps the request id on the response and records what operators watch: a
- * latency histogram and a counter per route and status, and a structured log line carrying the request id the actors
- * log too.
+ * GET routes the front door may answer before routing, from memory and at once: each returns the 200 body, or
+ * undefined to leave the request to its Elysia route, which answers the same request the long way (errors included).
  */
-export function serve(fetch: (request: Request) => Promise<Response> | Response) {
-  return async (request: Request): Promise<Response> => {
+export type AnswersAtOnce = Map<string, (request: Request) => object | undefined>;
+
+/**
+ * The HTTP front door around the app's fetch: refuses a body over 64 KiB with its catalog answer, serves Swagger UI's
+ * page and assets and the answers memory gives at once, and after the app, stamps the request id on the response and
+ * records what operators watch: a latency histogram and a counter per route and status, and a structured log line
+ * carrying the request id the actors log too. Nothing here awaits unless the app does: a status poll answered from
+ * memory costs no promise.
+ */
+function serve(fetch: (request: Request) => Promise<Response> | Response, atOnce: AnswersAtOnce) {
+  return (request: Request): Response | Promise<Response> => {
     const started = performance.now();
     const pathname = pathnameOf(request.url);
-    const response = await front(request, pathname, fetch);
-    if (!response.headers.has("x-request-id")) response.headers.set("x-request-id", responseRequestIdOf(request));
-    const seconds = (performance.now() - started) / 1000;
-    const route = routeOf(pathname, response.status);
-    httpMetrics.record(route, request.method, response.status, seconds);
-    if (log.enabled("info")) {
-      log.info("request", {
-        requestId: response.headers.get("x-request-id") ?? undefined,
-        method: request.method,
-        route,
-        status: response.status,
-        ms: Math.round(seconds * 10_000) / 10,
-      });
-    }
-    return response;
+    const response = front(request, pathname, fetch, atOnce);
+    return response instanceof Promise ? response.then((r) => served(request, pathname, started, r)) : served(request, pathname, started, response);
   };
 }
 
-function front(request: Request, pathname: string, fetch: (request: Request) => Promise<Response> | Response) {
+function front(request: Request, pathname: string, fetch: (request: Request) => Promise<Response> | Response, atOnce: AnswersAtOnce) {
   const length = request.headers.get("content-length");
   if (length !== null && Number(length) > MAX_BODY_BYTES) return errorResponse("payload_too_large", requestIdOf(request));
-  return (pathname.startsWith("/swagger") && swaggerUi(pathname)) || fetch(request);
+  if (pathname.startsWith("/swagger")) return swaggerUi(pathname) || fetch(request);
+  const body = request.method === "GET" ? atOnce.get(pathname)?.(request) : undefined;
+  if (body === undefined) return fetch(request);
+  return new Response(JSON.stringify(body), { headers: { "content-type": JSON_TYPE, "x-request-id": responseRequestIdOf(request) } });
+}
+
+function served(request: Request, pathname: string, started: number, response: Response): Response {
+  if (!response.headers.has("x-request-id")) response.headers.set("x-request-id", responseRequestIdOf(request));
+  const seconds = (performance.now() - started) / 1000;
+  const route = routeOf(pathname, response.status);
+  httpMetrics.record(route, request.method, response.status, seconds);
+  if (log.enabled("info")) {
+    log.info("request", {
+      requestId: response.headers.get("x-request-id") ?? undefined,
+      method: request.method,
+      route,
+      status: response.status,
+      ms: Math.round(seconds * 10_000) / 10,
+    });
+  }
+  return response;
 }

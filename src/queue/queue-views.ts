@@ -147,6 +147,16 @@ export class QueueViews {
     return found.view.statusOfEntry(found.entry, this.now());
   }
 
+  /**
+   * `status` without waiting: the answer when a whole, fresh copy (or the owned model) holds the caller's token, else
+   * undefined, and the caller goes the way of `status`, which waits for a copy or refuses.
+   */
+  statusNow(token: string, userId: number): QueueStatus | undefined {
+    if (!QUEUE_TOKEN_FORMAT.test(token)) return undefined;
+    const answer = this.viewOf(queueOfToken(token))?.status(tokenFingerprint(token), userId, this.now());
+    return answer?.ok ? answer.status : undefined;
+  }
+
   // ---- following the owners -------------------------------------------------------------------------------------
 
   private track(queueId: number): Tracked {
