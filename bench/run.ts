@@ -28,10 +28,11 @@ const { values } = parseArgs({
     compare: { type: "string" },
     sale: { type: "boolean", default: false },
     "status-only": { type: "boolean", default: false },
+    runs: { type: "string" },
   },
 });
 
-// `--sale`: the sale opening end to end, in bench/sale.ts (which takes --only, --quick and --status-only too).
+// `--sale`: the sale opening end to end, in bench/sale.ts (which takes --only, --quick, --status-only and --runs too).
 if (values.sale) {
   const sale = Bun.spawn(["bun", "bench/sale.ts", ...process.argv.slice(2)], { stdout: "inherit", stderr: "inherit" });
   process.exit(await sale.exited);
