@@ -142,6 +142,8 @@ function routeOf(pathname: string, status: number): string {
  */
 export type AnswersAtOnce = Map<string, (request: Request) => object | undefined>;
 
+type AppFetch = (request: Request) => Promise<Response> | Response;
+
 /**
  * The HTTP front door around the app's fetch: refuses a body over 64 KiB with its catalog answer, serves Swagger UI's
  * page and assets and the answers memory gives at once, and after the app, stamps the request id on the response and
@@ -149,7 +151,7 @@ export type AnswersAtOnce = Map<string, (request: Request) => object | undefined
  * carrying the request id the actors log too. Nothing here awaits unless the app does: a status poll answered from
  * memory costs no promise.
  */
-function serve(fetch: (request: Request) => Promise<Response> | Response, atOnce: AnswersAtOnce) {
+function serve(fetch: AppFetch, atOnce: AnswersAtOnce) {
   return (request: Request): Response | Promise<Response> => {
     const started = performance.now();
     const pathname = pathnameOf(request.url);
@@ -158,7 +160,7 @@ function serve(fetch: (request: Request) => Promise<Response> | Response, atOnce
   };
 }
 
-function front(request: Request, pathname: string, fetch: (request: Request) => Promise<Response> | Response, atOnce: AnswersAtOnce) {
+function front(request: Request, pathname: string, fetch: AppFetch, atOnce: AnswersAtOnce) {
   const length = request.headers.get("content-length");
   if (length !== null && Number(length) > MAX_BODY_BYTES) return errorResponse("payload_too_large", requestIdOf(request));
   if (pathname.startsWith("/swagger")) return swaggerUi(pathname) || fetch(request);
