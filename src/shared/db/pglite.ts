@@ -116,6 +116,10 @@ export async function openPglite(dir?: string): Promise<Database> {
   const pg = dir ? new PGlite(dir) : new PGlite();
   await pg.waitReady;
   const session = new Session(pg);
+  // Every page PGlite reads is already in memory, so a random read costs what a sequential one does. At the server's
+  // default (4), a batch of key lookups looked dearer than reading a whole table: the planner chose to scan every live
+  // queue token, a few milliseconds, instead of a lookup per token.
+  session.command("SET random_page_cost = 1.1");
   return {
     engine: "pglite",
     query: (sql, params = []) => session.take(async () => session.run(sql, params)),
