@@ -2,9 +2,7 @@
 // queue's hot statements still go through the primary key when the guesses are wrong: a batch of expiries once read
 // every live token (a hash join over the partial index on live tokens, guessed at a handful) for a few tokens' change.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { Database, Queryable } from "../../src/shared/db";
-import { migrate } from "../../src/shared/db/migrations";
-import { openPglite } from "../../src/shared/db/pglite";
+import { openDatabase, type Database, type Queryable } from "../../src/shared/db";
 import { claim, QUEUE_ENTITY } from "../../src/cluster/ownership-store";
 import { commitQueue } from "../../src/queue/queue-store";
 
@@ -28,8 +26,7 @@ async function statementsOf(work: (db: Database) => Promise<unknown>): Promise<{
 const token = (i: number) => `token-${String(i).padStart(16, "0")}`;
 
 beforeAll(async () => {
-  db = await openPglite();
-  await migrate(db);
+  db = await openDatabase({ kind: "pglite-memory" });
   epoch = (await claim(db, "test", QUEUE_ENTITY, 60_000))!;
   // As a rush leaves it: every token live, written in runs, never analyzed.
   for (let first = 1; first <= LIVE; first += 500) {
