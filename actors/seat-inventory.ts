@@ -3,7 +3,7 @@
 // does I/O or reads a clock (the caller passes `now`).
 import { fail, ok, type Reply } from "../src/shared/codec";
 import type { ErrorCode } from "../src/shared/errors";
-import { GLOBAL_QUEUE } from "../src/shared/subjects";
+import { GLOBAL_QUEUE } from "../src/shared/queue-tokens";
 import type { HoldView, PaymentView, ReleasedSeatView, ReservationView, SeatView } from "../src/shared/messages";
 import { DeadlineQueue, type Deadline } from "./deadline-queue";
 import type { Decision, EntityModel, ReplyTo } from "./durable-entity";

@@ -2,14 +2,19 @@
 // after their TTL or when their user has paid, and a waiting-time estimate from the admission rate actually observed.
 //
 // A concert's queue also has a sale window. Whoever enters before the sale opens waits in the pre-queue, where arrival
-// time is worth nothing: at the opening the pre-queue is put in a uniformly random order, that order is committed, and
-// only then does admission start, in it. Later arrivals queue behind the whole pre-queue, in arrival order.
-// Pure in-memory logic; time is passed in, tokens and the draw's randomness come from the given generators.
+// time is worth nothing: at the opening one random seed is drawn and committed, which puts the pre-queue in a uniformly
+// random order (src/shared/draw-order.ts), and only then does admission start, in that order. Later arrivals queue
+// behind the whole pre-queue, in arrival order.
+//
+// Pure in-memory logic; time is passed in, tokens and the draw's seed come from the given generators. Who stands where
+// is a QueueView (queue-view.ts), the same model every instance's read side keeps: the actor's answers and theirs are
+// computed by one piece of code. What a line of a million costs here is that view, a token string and a map entry each.
 import { fail, ok, type Reply } from "../src/shared/codec";
 import type { ErrorCode } from "../src/shared/errors";
 import type { ConcertEdit, QueueSale, QueueStatus, QueueTicket } from "../src/shared/messages";
+import { tokenFingerprint, tokenKey } from "../src/shared/queue-tokens";
 import type { Decision, EntityModel, ReplyTo } from "./durable-entity";
-import { AdmissionRate, statusOf, type Place } from "./queue-status";
+import { DRAWN, LINE, QueueView, viewStateOf } from "./queue-view";
 
 export interface QueueTokenRecord {
   token: string;
@@ -20,7 +25,7 @@ export interface QueueTokenRecord {
   issuedAt: number;
   activatedAt?: number;
   expiresAt?: number;
-  /** The place drawn at the opening, for those who waited in the pre-queue (1 is admitted first). */
+  /** The place drawn at the opening, in queues drawn before the seed was stored (1 is admitted first). */
   draw?: number;
 }
 
@@ -32,11 +37,11 @@ export interface QueueSnapshot {
 }
 
 export type QueueOp =
-  | ({ type: "issued" } & QueueTokenRecord)
+  | ({ type: "issued" } & Omit<QueueTokenRecord, "draw">)
   | { type: "activated"; token: string; userId: number; activatedAt: number; expiresAt: number }
   | { type: "expired"; token: string; userId: number; at: number; reason: "ttl" | "left" | "paid" }
-  /** The opening: the pre-queue's drawn order (`draws[i]` is the place of `tokens[i]`), stored before any admission. */
-  | { type: "drawn"; at: number; tokens: string[]; draws: number[] }
+  /** The opening: the seed of the pre-queue's drawn order (of `drawn` tokens), stored before any admission. */
+  | { type: "drawn"; at: number; seed: string; drawn: number }
   /** An operator's edit of the concert; the window is the queue's to change, the rest is carried along. */
   | { type: "concertUpdated"; title?: string; venue?: string; opensAt: number; closesAt?: number };
 
@@ -52,26 +57,68 @@ export interface QueueRules {
   maxActive: number;
   activeTtlMs: number;
   newToken: () => string;
-  /** A uniformly random integer in [0, bound): a cryptographic source in production, a fixed one in tests. */
-  randomBelow: (bound: number) => number;
+  /** The opening's seed: 32 bytes from a cryptographic source in production (base64url), a fixed one in tests. */
+  newSeed: () => string;
 }
 
-type Found = { ok: true; record: QueueTokenRecord } | { ok: false; code: ErrorCode };
+type Found = { ok: true; slot: number } | { ok: false; code: ErrorCode };
+
+/**
+ * Slots in the order they are to be served, each with the seq it had when queued: a slot whose token has since left
+ * (and which may hold another token by now) is skipped when it comes up, so leaving costs nothing here.
+ */
+class SlotQueue {
+  private slots: Int32Array;
+  private seqs: Float64Array;
+  private head = 0;
+  private tail = 0;
+
+  constructor(slots: Int32Array = new Int32Array(0), seqOf: (slot: number) => number = () => 0) {
+    this.slots = new Int32Array(Math.max(1024, slots.length));
+    this.seqs = new Float64Array(this.slots.length);
+    slots.forEach((slot) => this.push(slot, seqOf(slot)));
+  }
+
+  push(slot: number, seq: number): void {
+    if (this.tail === this.slots.length) this.makeRoom();
+    this.slots[this.tail] = slot;
+    this.seqs[this.tail++] = seq;
+  }
+
+  /** The first slot that `current(slot, seq)` still vouches for, dropping those before it; -1 when none. */
+  peek(current: (slot: number, seq: number) => boolean): number {
+    while (this.head < this.tail) {
+      const slot = this.slots[this.head]!;
+      if (current(slot, this.seqs[this.head]!)) return slot;
+      this.head++;
+    }
+    return -1;
+  }
+
+  /** Reuses the room before `head`, or doubles. */
+  private makeRoom(): void {
+    const live = this.tail - this.head;
+    const size = live * 2 > this.slots.length ? this.slots.length * 2 : this.slots.length;
+    const slots = new Int32Array(size);
+    const seqs = new Float64Array(size);
+    slots.set(this.slots.subarray(this.head, this.tail));
+    seqs.set(this.seqs.subarray(this.head, this.tail));
+    Object.assign(this, { slots, seqs, head: 0, tail: live });
+  }
+}
 
 export class WaitingLine implements EntityModel<QueueCommand, QueueOp, null> {
-  private readonly byToken = new Map<string, QueueTokenRecord>();
-  private readonly byUser = new Map<number, QueueTokenRecord>();
-  /** Those who entered before the opening, not yet drawn, in arrival order. */
-  private readonly prequeue = new Map<string, QueueTokenRecord>();
-  /** WAITING tokens in admission order; entries before `head` have been admitted and are dropped in bulk now and then. */
-  private waiting: QueueTokenRecord[] = [];
-  private head = 0;
-  /** Each waiting token's place in `waiting`'s order (increasing), so a token is found by binary search. */
-  private readonly rank = new Map<QueueTokenRecord, number>();
-  private lastRank = 0;
-  /** ACTIVE tokens in expiry order: every admission expires one TTL after it, so insertion order is expiry order. */
-  private readonly active = new Map<string, QueueTokenRecord>();
-  private readonly rate: AdmissionRate;
+  /** Who stands where, as decided (ahead of the commit). */
+  private readonly line: QueueView;
+  /** Each slot's token, for the user who enters again (and "" for a free slot). */
+  private readonly tokens: string[] = [];
+  private readonly byUser = new Map<number, number>();
+  /** The pre-queue in drawn order, then everyone else in arrival order; each skips who is no longer waiting. */
+  private drawn: SlotQueue;
+  private readonly arrivals: SlotQueue;
+  /** ACTIVE tokens in expiry order: every admission expires one TTL after it, so admission order is expiry order. */
+  private readonly active: SlotQueue;
+  private activeCount = 0;
   private nextSeq: number;
   private readonly sale: QueueSale | undefined;
   /** The drawn order is being committed: nobody is admitted until it has been. */
@@ -84,11 +131,19 @@ export class WaitingLine implements EntityModel<QueueCommand, QueueOp, null> {
     snapshot: QueueSnapshot,
   ) {
     this.nextSeq = snapshot.nextSeq;
-    this.rate = new AdmissionRate(rules);
     this.sale = snapshot.sale && { ...snapshot.sale };
-    for (const record of [...snapshot.tokens].sort(admissionOrder)) this.track({ ...record });
-    const byExpiry = snapshot.tokens.filter((t) => t.status === "ACTIVE").sort((a, b) => a.expiresAt! - b.expiresAt!);
-    for (const record of byExpiry) this.active.set(record.token, this.byToken.get(record.token)!);
+    this.line = new QueueView(rules, viewStateOf(snapshot));
+    for (const record of snapshot.tokens) {
+      const slot = this.line.find(tokenKey(record.token));
+      this.tokens[slot] = record.token;
+      this.byUser.set(record.userId, slot);
+    }
+    const seqOf = (slot: number) => this.line.seqOf(slot);
+    this.drawn = new SlotQueue(this.line.waitingInOrder(DRAWN), seqOf);
+    this.arrivals = new SlotQueue(this.line.waitingInOrder(LINE), seqOf);
+    const active = this.line.activeInOrder();
+    this.active = new SlotQueue(active, seqOf);
+    this.activeCount = active.length;
   }
 
   decide(command: QueueCommand, now: number): Decision<QueueOp> {
@@ -98,17 +153,17 @@ export class WaitingLine implements EntityModel<QueueCommand, QueueOp, null> {
       case "status": {
         const found = this.find(command.userId, command.token);
         if (!found.ok) return found;
-        return { ok: true, ops: [], answer: () => this.statusReply(found.record, now) };
+        return { ok: true, ops: [], answer: () => this.statusReply(found.slot, command.token, now) };
       }
       case "leave": {
         const found = this.find(command.userId, command.token);
         if (!found.ok) return found;
-        const ops = [this.remove(found.record, now, "left"), ...this.admit(now)];
+        const ops = [this.remove(found.slot, now, "left"), ...this.admit(now)];
         return { ok: true, ops, answer: () => ok({ status: "EXPIRED" }) };
       }
       case "paid": {
-        const record = this.byUser.get(command.userId);
-        const ops = record?.status === "ACTIVE" ? [this.remove(record, now, "paid"), ...this.admit(now)] : [];
+        const slot = this.byUser.get(command.userId);
+        const ops = slot !== undefined && this.line.isActive(slot) ? [this.remove(slot, now, "paid"), ...this.admit(now)] : [];
         return { ok: true, ops, answer: () => ok(null) };
       }
       case "update":
@@ -119,9 +174,8 @@ export class WaitingLine implements EntityModel<QueueCommand, QueueOp, null> {
   expire(now: number): QueueOp[] {
     const ops: QueueOp[] = [];
     if (this.sale && this.sale.openedAt === undefined && now >= this.sale.opensAt) ops.push(this.draw(now));
-    for (const record of this.active.values()) {
-      if (record.expiresAt! > now) break;
-      ops.push(this.remove(record, now, "ttl"));
+    for (let slot = this.firstActive(); slot >= 0 && this.line.expiresAtOf(slot) <= now; slot = this.firstActive()) {
+      ops.push(this.remove(slot, now, "ttl"));
     }
     this.admitDue = false;
     return [...ops, ...this.admit(now)];
@@ -129,10 +183,10 @@ export class WaitingLine implements EntityModel<QueueCommand, QueueOp, null> {
 
   nextDeadline(): number | undefined {
     if (this.admitDue) return this.sale!.openedAt;
-    const deadlines = [this.active.values().next().value?.expiresAt];
+    const first = this.firstActive();
+    const deadlines = first >= 0 ? [this.line.expiresAtOf(first)] : [];
     if (this.sale && this.sale.openedAt === undefined) deadlines.push(this.sale.opensAt);
-    const known = deadlines.filter((d): d is number => d !== undefined);
-    return known.length > 0 ? Math.min(...known) : undefined;
+    return deadlines.length > 0 ? Math.min(...deadlines) : undefined;
   }
 
   settle(ops: QueueOp[]): void {
@@ -142,7 +196,7 @@ export class WaitingLine implements EntityModel<QueueCommand, QueueOp, null> {
   }
 
   counts(): { waiting: number; active: number } {
-    return { waiting: this.waitingCount() + this.prequeue.size, active: this.active.size };
+    return this.line.counts();
   }
 
   /** A queue never stops: its timer admits, expires and opens the sale. */
@@ -154,27 +208,30 @@ export class WaitingLine implements EntityModel<QueueCommand, QueueOp, null> {
 
   private enter(userId: number, now: number): Decision<QueueOp> {
     const existing = this.byUser.get(userId);
-    if (existing) return { ok: true, ops: [], answer: () => this.ticket(existing, now) };
+    if (existing !== undefined) {
+      const token = this.tokens[existing]!;
+      return { ok: true, ops: [], answer: () => this.ticket(existing, token, now) };
+    }
     if (this.closed(now)) return { ok: false, code: "sale_closed" };
-    const admitNow = this.admitting() && this.active.size < this.rules.maxActive && this.waitingCount() === 0 && this.prequeue.size === 0;
-    const record: QueueTokenRecord = {
-      token: this.rules.newToken(),
-      userId,
-      seq: this.nextSeq++,
-      status: admitNow ? "ACTIVE" : "WAITING",
-      issuedAt: now,
-      ...(admitNow ? { activatedAt: now, expiresAt: now + this.rules.activeTtlMs } : {}),
-    };
-    this.track(record);
-    if (admitNow) this.active.set(record.token, record);
-    return { ok: true, ops: [{ type: "issued", ...record }], answer: () => this.ticket(record, now) };
+    const admitNow = this.admitting() && this.activeCount < this.rules.maxActive && this.line.counts().waiting === 0;
+    const token = this.rules.newToken();
+    const seq = this.nextSeq++;
+    const status = admitNow ? "ACTIVE" : "WAITING";
+    const expiresAt = admitNow ? now + this.rules.activeTtlMs : undefined;
+    const slot = this.line.apply({ type: "issued", fp: tokenFingerprint(token), userId, seq, status, issuedAt: now, expiresAt });
+    this.tokens[slot] = token;
+    this.byUser.set(userId, slot);
+    if (admitNow) this.activated(slot, seq);
+    else if (this.line.kindOf(slot) === LINE) this.arrivals.push(slot, seq);
+    const op: QueueOp = { type: "issued", token, userId, seq, status, issuedAt: now, ...(admitNow ? { activatedAt: now, expiresAt } : {}) };
+    return { ok: true, ops: [op], answer: () => this.ticket(slot, token, now) };
   }
 
   private find(userId: number, token: string): Found {
-    const record = this.byToken.get(token);
-    if (!record) return { ok: false, code: "not_found_in_queue" };
-    if (record.userId !== userId) return { ok: false, code: "invalid_token" };
-    return { ok: true, record };
+    const slot = this.line.find(tokenKey(token));
+    if (slot < 0 || this.tokens[slot] !== token) return { ok: false, code: "not_found_in_queue" };
+    if (this.line.userOf(slot) !== userId) return { ok: false, code: "invalid_token" };
+    return { ok: true, slot };
   }
 
   /**
@@ -190,28 +247,22 @@ export class WaitingLine implements EntityModel<QueueCommand, QueueOp, null> {
     if (moved && (sale.openedAt !== undefined || now >= sale.opensAt)) return { ok: false, code: "sale_already_open" };
     if (closesAt !== undefined && closesAt <= opensAt) return { ok: false, code: "invalid_request" };
     Object.assign(sale, { opensAt, closesAt });
+    this.line.apply({ type: "window", opensAt, closesAt });
     const op: QueueOp = { type: "concertUpdated", title: edit.title, venue: edit.venue, opensAt, closesAt };
     return { ok: true, ops: [op], answer: () => ok(null) };
   }
 
   // ---- the opening and admission ----------------------------------------------------------------------------------
 
-  /** Draws the pre-queue's order (Fisher–Yates over the given random source) and puts it ahead of later arrivals. */
+  /** Draws the seed that orders the pre-queue, and puts the whole pre-queue ahead of later arrivals. */
   private draw(now: number): QueueOp {
-    const drawn = [...this.prequeue.values()];
-    for (let i = drawn.length - 1; i > 0; i--) {
-      const j = this.rules.randomBelow(i + 1);
-      [drawn[i], drawn[j]] = [drawn[j]!, drawn[i]!];
-    }
-    drawn.forEach((record, i) => (record.draw = i + 1));
-    const later = this.waiting.slice(this.head);
-    this.prequeue.clear();
-    this.waiting = [];
-    this.head = 0;
-    for (const record of [...drawn, ...later]) this.appendWaiting(record);
+    const seed = this.rules.newSeed();
+    const order = this.line.draw(now, seed);
+    this.drawn = new SlotQueue(order, (slot) => this.line.seqOf(slot));
     this.sale!.openedAt = now;
+    this.sale!.seed = seed;
     this.drawPending = true;
-    return { type: "drawn", at: now, tokens: drawn.map((r) => r.token), draws: drawn.map((r) => r.draw!) };
+    return { type: "drawn", at: now, seed, drawn: order.length };
   }
 
   /** Admission runs once the sale is open and its drawn order is stored; the global queue always admits. */
@@ -223,100 +274,55 @@ export class WaitingLine implements EntityModel<QueueCommand, QueueOp, null> {
     return this.sale?.closesAt !== undefined && now >= this.sale.closesAt;
   }
 
-  private inPrequeue(now: number): boolean {
-    return this.sale !== undefined && this.sale.openedAt === undefined && now < this.sale.opensAt;
-  }
-
   private admit(now: number): QueueOp[] {
     const ops: QueueOp[] = [];
     if (!this.admitting()) return ops;
-    while (this.active.size < this.rules.maxActive && this.head < this.waiting.length) {
-      const record = this.waiting[this.head++]!;
-      this.rank.delete(record);
-      record.status = "ACTIVE";
-      record.activatedAt = now;
-      record.expiresAt = now + this.rules.activeTtlMs;
-      this.active.set(record.token, record);
-      this.rate.observe(now);
-      ops.push({ type: "activated", token: record.token, userId: record.userId, activatedAt: now, expiresAt: record.expiresAt });
+    while (this.activeCount < this.rules.maxActive) {
+      const slot = this.nextWaiting();
+      if (slot < 0) break;
+      const expiresAt = now + this.rules.activeTtlMs;
+      this.line.activateAt(slot, now, expiresAt);
+      this.activated(slot, this.line.seqOf(slot));
+      ops.push({ type: "activated", token: this.tokens[slot]!, userId: this.line.userOf(slot), activatedAt: now, expiresAt });
     }
-    this.compact();
     return ops;
   }
 
-  private remove(record: QueueTokenRecord, now: number, reason: "ttl" | "left" | "paid"): QueueOp {
-    this.byToken.delete(record.token);
-    this.byUser.delete(record.userId);
-    if (record.status === "ACTIVE") this.active.delete(record.token);
-    else if (!this.prequeue.delete(record.token)) {
-      this.waiting.splice(this.indexOf(record), 1);
-      this.rank.delete(record);
-    }
-    return { type: "expired", token: record.token, userId: record.userId, at: now, reason };
+  private activated(slot: number, seq: number): void {
+    this.active.push(slot, seq);
+    this.activeCount++;
   }
 
-  /** Files a loaded or new token: ACTIVE ones are tracked by the caller, WAITING ones join the pre-queue or the line. */
-  private track(record: QueueTokenRecord): void {
-    this.byToken.set(record.token, record);
-    this.byUser.set(record.userId, record);
-    if (record.status !== "WAITING") return;
-    if (record.draw === undefined && this.inPrequeue(record.issuedAt)) this.prequeue.set(record.token, record);
-    else this.appendWaiting(record);
+  private nextWaiting(): number {
+    const waiting = (kind: number) => (slot: number, seq: number) => this.line.kindOf(slot) === kind && this.line.seqOf(slot) === seq;
+    const drawn = this.drawn.peek(waiting(DRAWN));
+    return drawn >= 0 ? drawn : this.arrivals.peek(waiting(LINE));
   }
 
-  private appendWaiting(record: QueueTokenRecord): void {
-    this.waiting.push(record);
-    this.rank.set(record, ++this.lastRank);
+  private firstActive(): number {
+    return this.active.peek((slot, seq) => this.line.isActive(slot) && this.line.seqOf(slot) === seq);
   }
 
-  /** Drops admitted entries from the front once they are the bulk of the array, keeping admission O(1) amortised. */
-  private compact(): void {
-    if (this.head < 1024 || this.head < this.waiting.length / 2) return;
-    this.waiting = this.waiting.slice(this.head);
-    this.head = 0;
-  }
-
-  private waitingCount(): number {
-    return this.waiting.length - this.head;
-  }
-
-  /** Binary search by rank: `waiting` is kept in admission order. */
-  private indexOf(record: QueueTokenRecord): number {
-    const wanted = this.rank.get(record)!;
-    let low = this.head;
-    let high = this.waiting.length - 1;
-    while (low <= high) {
-      const mid = (low + high) >>> 1;
-      const rank = this.rank.get(this.waiting[mid]!)!;
-      if (rank === wanted) return mid;
-      if (rank < wanted) low = mid + 1;
-      else high = mid - 1;
-    }
-    return -1;
+  private remove(slot: number, now: number, reason: "ttl" | "left" | "paid"): QueueOp {
+    const token = this.tokens[slot]!;
+    const userId = this.line.userOf(slot);
+    if (this.line.isActive(slot)) this.activeCount--;
+    this.line.removeAt(slot);
+    this.tokens[slot] = "";
+    this.byUser.delete(userId);
+    return { type: "expired", token, userId, at: now, reason };
   }
 
   // ---- answers --------------------------------------------------------------------------------------------------
 
-  /** Behind the pre-queue until it is drawn, every later arrival waits behind all of it. */
-  private placeOf(record: QueueTokenRecord): Place {
-    if (record.status === "ACTIVE") return { kind: "active", expiresAt: record.expiresAt! };
-    if (this.prequeue.has(record.token)) return { kind: "pre", size: this.prequeue.size, opensAt: this.sale!.opensAt };
-    return { kind: "line", position: this.prequeue.size + this.indexOf(record) - this.head + 1 };
+  /** Answered after the commit: the token may have left meanwhile, and its slot gone to someone else. */
+  private statusReply(slot: number, token: string, now: number): Reply<QueueStatus> {
+    if (this.tokens[slot] !== token) return fail("not_found_in_queue");
+    return ok(this.line.statusAt(slot, now));
   }
 
-  private statusReply(record: QueueTokenRecord, now: number): Reply<QueueStatus> {
-    if (!this.byToken.has(record.token)) return fail("not_found_in_queue");
-    return ok(statusOf(this.placeOf(record), this.rate, now));
+  private ticket(slot: number, token: string, now: number): Reply<QueueTicket> {
+    const status = this.statusReply(slot, token, now);
+    return status.ok ? ok({ token, ...status.data }) : status;
   }
-
-  private ticket(record: QueueTokenRecord, now: number): Reply<QueueTicket> {
-    const status = this.statusReply(record, now);
-    return status.ok ? ok({ token: record.token, ...status.data }) : status;
-  }
-}
-
-/** Drawn places first, then everyone else in arrival order. */
-function admissionOrder(a: QueueTokenRecord, b: QueueTokenRecord): number {
-  if (a.draw !== undefined || b.draw !== undefined) return (a.draw ?? Infinity) - (b.draw ?? Infinity) || a.seq - b.seq;
-  return a.seq - b.seq;
 }

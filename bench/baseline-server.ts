@@ -11,7 +11,8 @@ import { openDatabase, type Database } from "../src/shared/db";
 import { createApp, SERVER_BODY_LIMIT } from "../src/http/app";
 import { Api } from "../src/shared/messages";
 import { addService, endpoint } from "../src/shared/nats-service";
-import { GLOBAL_QUEUE, queueSubject } from "../src/shared/subjects";
+import { queueSubject } from "../src/shared/subjects";
+import { GLOBAL_QUEUE } from "../src/shared/queue-tokens";
 
 const { values } = parseArgs({ options: { mode: { type: "string" } } });
 const mode = values.mode;

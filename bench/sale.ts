@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { signUserToken } from "../src/http/auth";
 import { openDatabase } from "../src/shared/db";
 import { verify } from "../src/cli/verify";
+import { ADMISSION_ORDER_SQL } from "../src/shared/draw-order";
 import { freshPostgres, postgresAvailable } from "../test/support/databases";
 import { freePort, portOpen, startNatsServer, waitFor } from "../test/support/nats-server";
 
@@ -287,8 +288,8 @@ async function auditOf(env: Env, concertId: number) {
   const violations = await verify(db);
   const [order] = await db.query(
     `SELECT count(*) FILTER (WHERE activated_at < latest_ahead)::int AS out_of_order, count(*)::int AS admitted FROM (
-       SELECT activated_at, max(activated_at) OVER (ORDER BY draw NULLS LAST, seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS latest_ahead
-         FROM queue_tokens WHERE queue_id = $1 AND activated_at IS NOT NULL) admitted`,
+       SELECT q.activated_at, max(q.activated_at) OVER (ORDER BY ${ADMISSION_ORDER_SQL} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS latest_ahead
+         FROM queue_tokens q JOIN concerts c ON c.id = q.queue_id WHERE q.queue_id = $1 AND q.activated_at IS NOT NULL) admitted`,
     [concertId],
   );
   const [seats] = await db.query(`SELECT count(*) FILTER (WHERE status = 'SOLD')::int AS sold FROM seats`);

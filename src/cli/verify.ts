@@ -2,6 +2,7 @@
 // Uses the same configuration as the service (DATABASE_URL / DATA_DIR).
 import { loadConfig } from "../shared/config";
 import { openDatabase, type Database } from "../shared/db";
+import { ADMISSION_ORDER_SQL } from "../shared/draw-order";
 
 interface Check {
   name: string;
@@ -67,9 +68,11 @@ const CHECKS: Check[] = [
   {
     name: "drawn places are distinct, and only in concerts whose queue has opened",
     sql: `SELECT q.token FROM queue_tokens q LEFT JOIN concerts c ON c.id = q.queue_id
-           WHERE q.draw IS NOT NULL AND c.queue_opened_at IS NULL
+           WHERE q.draw IS NOT NULL AND (c.queue_opened_at IS NULL OR c.queue_draw_seed IS NOT NULL)
           UNION
-          SELECT min(token) FROM queue_tokens WHERE draw IS NOT NULL GROUP BY queue_id, draw HAVING count(*) > 1`,
+          SELECT min(token) FROM queue_tokens WHERE draw IS NOT NULL GROUP BY queue_id, draw HAVING count(*) > 1
+          UNION
+          SELECT id::text FROM concerts WHERE queue_draw_seed IS NOT NULL AND queue_opened_at IS NULL`,
   },
   {
     name: "nobody was let in to a concert's queue before its opening",
@@ -77,13 +80,13 @@ const CHECKS: Check[] = [
            WHERE q.activated_at IS NOT NULL AND (c.queue_opened_at IS NULL OR q.activated_at < c.queue_opened_at)`,
   },
   {
-    // In each queue, admission takes the head of the line: drawn places first, then arrival order.
+    // In each queue, admission takes the head of the line: the pre-queue in its drawn order first, then arrival order.
     name: "admissions followed each queue's order",
     sql: `SELECT token FROM (
-            SELECT token, activated_at,
-                   max(activated_at) OVER (PARTITION BY queue_id ORDER BY draw NULLS LAST, seq
-                                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS latest_ahead
-              FROM queue_tokens WHERE activated_at IS NOT NULL) admitted
+            SELECT q.token, q.activated_at,
+                   max(q.activated_at) OVER (PARTITION BY q.queue_id ORDER BY ${ADMISSION_ORDER_SQL}
+                                             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS latest_ahead
+              FROM queue_tokens q LEFT JOIN concerts c ON c.id = q.queue_id WHERE q.activated_at IS NOT NULL) admitted
            WHERE activated_at < latest_ahead`,
   },
 ];

@@ -1,7 +1,8 @@
 // 콘서트 and 콘서트 이벤트: the catalog, and the seat routes of one event (User-Token required).
 import { t } from "elysia";
 import { AppError } from "../shared/errors";
-import { eventSubject, Requests, GLOBAL_QUEUE } from "../shared/subjects";
+import { eventSubject, Requests } from "../shared/subjects";
+import { GLOBAL_QUEUE } from "../shared/queue-tokens";
 import type { Concert, ConcertEventSummary, HoldView, ReleasedSeatView, ReservationView } from "../shared/messages";
 import { idFrom, userApi, userTokenOf, withinBudget, type Api } from "./api";
 import { BEARER, QUEUE_TOKEN, TAGS } from "./openapi";

@@ -1,6 +1,7 @@
 // 대기열: entering the queue, the status of one's place, leaving.
 import { Elysia, t } from "elysia";
-import { GLOBAL_QUEUE, queueOfToken, queueSubject } from "../shared/subjects";
+import { queueSubject } from "../shared/subjects";
+import { GLOBAL_QUEUE, queueOfToken } from "../shared/queue-tokens";
 import type { QueueTicket } from "../shared/messages";
 import { queueToken, userApi, userTokenOf, withinBudget, type Api } from "./api";
 import { BEARER, QUEUE_TOKEN, TAGS } from "./openapi";

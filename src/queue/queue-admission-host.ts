@@ -3,7 +3,7 @@
 // commits with its ownership epoch, feeds it the payments that end a user's turn, and restarts it from the database if
 // it ever crashes. A queue's actor starts as soon as it is owned: loading it expires the turns that ran out while
 // nobody owned it, and its timer must be running to open a sale on time.
-import { randomBytes, randomInt } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { NatsConnection, Service, Subscription } from "nats";
 import { createActor, fromPromise, type Actor } from "xstate";
 import { endOfTurn, mailboxDepth, pipelined, type CommitInput } from "../../actors/durable-entity";
@@ -20,25 +20,26 @@ import { observe, queueAdmissions, timedCommit } from "../shared/metrics";
 import { addService, endpoint, listen } from "../shared/nats-service";
 import { settled, whenFenced, type Lease, type OwnerHost } from "../cluster/ownership";
 import { queueEntity, queueIdOf, type Entity } from "../cluster/ownership-store";
-import { Api, PaymentCompleted, type QueueViewHeartbeat, type QueueViewSnapshot } from "../shared/messages";
-import { Events, GLOBAL_QUEUE, message, QueueViews, queueSubject, type Outgoing } from "../shared/subjects";
+import { Api, PaymentCompleted, type QueueViewHeartbeat, type QueueViewRequest, type QueueViewSnapshot, type ViewChange, type ViewTokens } from "../shared/messages";
+import { Events, message, QueueViews, queueSubject, type Outgoing } from "../shared/subjects";
+import { GLOBAL_QUEUE, tokenFingerprint } from "../shared/queue-tokens";
+import { DRAW_SEED_BYTES } from "../shared/draw-order";
 import { commitQueue, loadQueue } from "./queue-store";
 import { outboxEntry, RecentIds, type OutboxRelay } from "../shared/outbox";
 
 /** How often an owner tells every instance which version of its queues it has committed. */
 const HEARTBEAT_MS = 50;
+/** Changes per feed message: a commit of more goes out as several versions, each well under NATS's payload limit. */
+const CHANGES_PER_MESSAGE = 2_000;
+/** Tokens per page of a view's copy (about 60 bytes each as JSON). */
+const VIEW_PAGE = 10_000;
+/** How long an owner keeps the pages of one version of a view for the copies fetching them, and how many versions. */
+const PAGES_KEPT_MS = 30_000;
+const VERSIONS_KEPT = 3;
 /** Payments whose events were seen, to drop repeats: far more than a sale's payments in the minutes a repeat can lag. */
 const PAYMENTS_REMEMBERED = 100_000;
 
 type QueueActor = Actor<typeof queueAdmissionMachine>;
-
-/**
- * Tokens are secrets: events and read models carry a fingerprint that identifies a token without revealing it. Every
- * status poll computes one; Bun's SHA-256 costs a seventh of node:crypto's createHash (0.4 against 2.5 µs).
- */
-export function tokenFingerprint(token: string): string {
-  return (Bun.SHA256.hash(token, "base64url") as string).slice(0, 16);
-}
 
 /**
  * A new queue token: 128 random bits, prefixed by the concert's id for a concert's queue so that any instance can
@@ -60,7 +61,7 @@ function domainEvent(queueId: number, op: QueueOp): Outgoing {
     case "expired":
       return message(Events.token(queueId, "expired"), { queueId, tokenId: tokenFingerprint(op.token), userId: op.userId, reason: op.reason });
     case "drawn":
-      return message(Events.queueOpened(queueId), { queueId, openedAt: iso(op.at), drawn: op.tokens.length });
+      return message(Events.queueOpened(queueId), { queueId, openedAt: iso(op.at), drawn: op.drawn });
     case "concertUpdated":
       return message(Events.concertUpdated(queueId), {
         concertId: queueId,
@@ -80,6 +81,13 @@ interface Committed {
   view: QueueView;
   incarnation: string;
   version: number;
+  /** The view at a few recent versions as pages, while copies fetch them. */
+  pages: Map<number, ViewPages>;
+}
+
+interface ViewPages {
+  first: QueueViewSnapshot;
+  rest: ViewTokens[];
 }
 
 /** One queue while this instance owns it: the lease (and epoch) it serves under, and what serves it. */
@@ -141,7 +149,7 @@ export class QueueAdmissionHost implements OwnerHost {
         load: fromPromise<QueueSnapshot | null, { key: number }>(async () => {
           const snapshot = await storeCall("queue", loadQueue(db, queueId));
           owned.committed = snapshot
-            ? { view: new QueueView(rules, viewStateOf(snapshot, tokenFingerprint)), incarnation: randomBytes(6).toString("base64url"), version: 0 }
+            ? { view: new QueueView(rules, viewStateOf(snapshot)), incarnation: randomBytes(6).toString("base64url"), version: 0, pages: new Map() }
             : undefined;
           return snapshot;
         }),
@@ -150,13 +158,19 @@ export class QueueAdmissionHost implements OwnerHost {
     });
   }
 
-  /** After a commit, before its replies: a client that holds a new token can already find it in every read model. */
+  /**
+   * After a commit, before its replies: a client that holds a new token can already find it in every read model. A
+   * large commit goes out as several versions in a row, each a prefix of the commit's changes in order.
+   */
   private publishChanges(owned: Owned, ops: QueueOp[]): void {
     const committed = owned.committed!;
-    const changes = viewChangesOf(ops, tokenFingerprint);
-    for (const change of changes) committed.view.apply(change);
-    committed.version++;
-    this.bus.publish(QueueViews.changes(owned.queueId), { queueId: owned.queueId, incarnation: committed.incarnation, version: committed.version, changes });
+    const changes = viewChangesOf(ops);
+    for (let at = 0; at < changes.length || at === 0; at += CHANGES_PER_MESSAGE) {
+      const part: ViewChange[] = changes.slice(at, at + CHANGES_PER_MESSAGE);
+      for (const change of part) committed.view.apply(change);
+      committed.version++;
+      this.bus.publish(QueueViews.changes(owned.queueId), { queueId: owned.queueId, incarnation: committed.incarnation, version: committed.version, changes: part });
+    }
   }
 
   /** Which version of each queue this instance has committed: read models notice what they missed, or that it is alive. */
@@ -174,10 +188,32 @@ export class QueueAdmissionHost implements OwnerHost {
     return owned?.committed && owned.lease.valid() ? owned.committed.view : undefined;
   }
 
-  private viewOf(owned: Owned): Reply<QueueViewSnapshot> {
+  /**
+   * A page of the committed view, for an instance building its copy. Page 0 cuts the view at its current version into
+   * pages (shared by every copy that asks at that version); later pages must name that version, which is kept for a
+   * while: a copy that asks too late starts over.
+   */
+  private viewOf(owned: Owned, request: QueueViewRequest): Reply<QueueViewSnapshot | ViewTokens> {
     const committed = owned.committed;
     if (!committed || this.owned.get(owned.queueId) !== owned || !owned.lease.valid()) return fail("service_unavailable");
-    return ok({ incarnation: committed.incarnation, version: committed.version, state: committed.view.state() });
+    const page = request.page ?? 0;
+    if (page === 0) return ok(this.pagesOf(committed).first);
+    const kept = request.incarnation === committed.incarnation ? committed.pages.get(request.version ?? -1) : undefined;
+    if (!kept || page > kept.rest.length) return fail("service_unavailable");
+    return ok(kept.rest[page - 1]!);
+  }
+
+  /** The view cut into pages at its current version; a few versions are kept, each for a while, for copies under way. */
+  private pagesOf(committed: Committed): ViewPages {
+    const { version, incarnation, pages } = committed;
+    const kept = pages.get(version);
+    if (kept) return kept;
+    const { state, rest } = committed.view.pages(VIEW_PAGE);
+    const cut = { first: { incarnation, version, pages: rest.length + 1, state }, rest };
+    pages.set(version, cut);
+    if (pages.size > VERSIONS_KEPT) pages.delete(pages.keys().next().value!);
+    setTimeout(() => pages.get(version) === cut && pages.delete(version), PAGES_KEPT_MS).unref();
+    return cut;
   }
 
   private actorOf(owned: Owned): QueueActor {
@@ -192,7 +228,7 @@ export class QueueAdmissionHost implements OwnerHost {
         activeTtlMs: this.config.queueActiveTtlMs,
         now: Date.now,
         newToken: () => newToken(owned.queueId),
-        randomBelow: (bound) => randomInt(bound),
+        newSeed: () => randomBytes(DRAW_SEED_BYTES).toString("base64url"),
       },
     });
     actor.subscribe({
@@ -240,7 +276,7 @@ export class QueueAdmissionHost implements OwnerHost {
         endpoint({ name: "status", subject: queueSubject(queueId, "status"), messages: api.status, handle: (r) => ask({ type: "status", ...r }) }),
         endpoint({ name: "leave", subject: queueSubject(queueId, "leave"), messages: api.leave, handle: (r) => ask({ type: "leave", ...r }) }),
         endpoint({ name: "update", subject: queueSubject(queueId, "update"), messages: api.update, handle: (r) => ask({ type: "update", ...r }) }),
-        endpoint({ name: "view", subject: queueSubject(queueId, "view"), messages: api.view, handle: () => this.viewOf(owned) }),
+        endpoint({ name: "view", subject: queueSubject(queueId, "view"), messages: api.view, handle: (r) => this.viewOf(owned, r) }),
       ],
       { queue: String(queueId), instance: this.instance, epoch: String(lease.epoch) },
     );

@@ -4,7 +4,8 @@
 // token's queue actor, which stays the authority.
 import type { Bus } from "../shared/bus";
 import { AppError } from "../shared/errors";
-import { QUEUE_TOKEN_FORMAT, queueOfToken, queueSubject } from "../shared/subjects";
+import { queueSubject } from "../shared/subjects";
+import { QUEUE_TOKEN_FORMAT, queueOfToken } from "../shared/queue-tokens";
 import type { QueueStatus } from "../shared/messages";
 import type { QueueViews } from "./queue-views";
 
@@ -20,10 +21,10 @@ export class QueueGate {
     const queueId = queueOfToken(token);
     const found = await this.views.lookup(token, false);
     if (found.kind === "found") {
-      const { entry } = found;
-      if (entry.userId !== userId) throw new AppError("invalid_token");
-      if (entry.status === "WAITING") throw new AppError("queue_token_not_active");
-      if (entry.expiresAt! > Date.now()) return queueId;
+      const { view, slot } = found;
+      if (view.userOf(slot) !== userId) throw new AppError("invalid_token");
+      if (!view.isActive(slot)) throw new AppError("queue_token_not_active");
+      if (view.expiresAtOf(slot) > Date.now()) return queueId;
     }
     const status = await this.ask(queueId, token, userId);
     if (status.status !== "ACTIVE") throw new AppError("queue_token_not_active");

@@ -3,40 +3,74 @@
 import type { QueueOp, QueueSnapshot, QueueTokenRecord } from "../../actors/queue-admission";
 import type { Database, Queryable } from "../shared/db";
 import { fromEpochMs, StoreDriftError } from "../shared/db/port";
-import { GLOBAL_QUEUE } from "../shared/subjects";
+import { GLOBAL_QUEUE } from "../shared/queue-tokens";
 import { fence, fenceCte, FencedError, queueEntity } from "../cluster/ownership-store";
 import { outboxEntry, recordEvents, recordEventsParams, recordEventsSql, type OutboxEntry } from "../shared/outbox";
 
 const ms = (value: unknown) => (value instanceof Date ? value.getTime() : new Date(String(value)).getTime());
 const optionalMs = (value: unknown) => (value === null || value === undefined ? undefined : ms(value));
 
-/** A queue's live tokens; null for a concert that does not exist. */
+/** Live tokens read per statement: a stadium's line is loaded in pages, so no statement grows with it. */
+const LOAD_PAGE = 50_000;
+
+/**
+ * A queue's live tokens, in arrival order; null for a concert that does not exist. Each page comes back as one text
+ * value rather than a row per token: PGlite's per-row decoding dominated a large load (as it did the seats').
+ */
 export async function loadQueue(db: Database, queueId: number): Promise<QueueSnapshot | null> {
   const sale = queueId === GLOBAL_QUEUE ? undefined : await loadSale(db, queueId);
   if (sale === null) return null;
-  const rows = await db.query(
-    `SELECT token, user_id, seq, status, issued_at, activated_at, expires_at, draw
-       FROM queue_tokens WHERE queue_id = $1 AND status IN ('WAITING', 'ACTIVE') ORDER BY seq`,
-    [queueId],
-  );
+  const tokens: QueueTokenRecord[] = [];
+  for (let after = 0; ; ) {
+    const [page] = await db.query(
+      `SELECT coalesce(string_agg(concat_ws(' ', seq, user_id, status, token, issued, coalesce(activated, -1), coalesce(expires, -1), coalesce(draw, -1)), ' ' ORDER BY seq), '') AS rows,
+              count(*)::int AS n, max(seq) AS last
+         FROM (SELECT seq, user_id, status, token, draw, (extract(epoch FROM issued_at) * 1000)::bigint AS issued,
+                      (extract(epoch FROM activated_at) * 1000)::bigint AS activated, (extract(epoch FROM expires_at) * 1000)::bigint AS expires
+                 FROM queue_tokens WHERE queue_id = $1 AND seq > $2 AND status IN ('WAITING', 'ACTIVE') ORDER BY seq LIMIT $3) page`,
+      [queueId, after, LOAD_PAGE],
+    );
+    for (const token of tokensOf(String(page!.rows))) tokens.push(token);
+    if (Number(page!.n) < LOAD_PAGE) break;
+    after = Number(page!.last);
+  }
   const [last] = await db.query(`SELECT coalesce(max(seq), 0) AS seq FROM queue_tokens WHERE queue_id = $1`, [queueId]);
-  const tokens: QueueTokenRecord[] = rows.map((row) => ({
-    token: String(row.token),
-    userId: Number(row.user_id),
-    seq: Number(row.seq),
-    status: row.status as QueueTokenRecord["status"],
-    issuedAt: ms(row.issued_at),
-    activatedAt: optionalMs(row.activated_at),
-    expiresAt: optionalMs(row.expires_at),
-    draw: row.draw === null ? undefined : Number(row.draw),
-  }));
   return { tokens, nextSeq: Number(last!.seq) + 1, sale };
 }
 
+/** Eight space-separated fields a token (tokens, by their format, hold no space). */
+function tokensOf(text: string): QueueTokenRecord[] {
+  if (text === "") return [];
+  const fields = text.split(" ");
+  const tokens: QueueTokenRecord[] = [];
+  const optional = (value: string) => (value === "-1" ? undefined : Number(value));
+  for (let i = 0; i < fields.length; i += 8) {
+    tokens.push({
+      seq: Number(fields[i]),
+      userId: Number(fields[i + 1]),
+      status: fields[i + 2] as QueueTokenRecord["status"],
+      token: fields[i + 3]!,
+      issuedAt: Number(fields[i + 4]),
+      activatedAt: optional(fields[i + 5]!),
+      expiresAt: optional(fields[i + 6]!),
+      draw: optional(fields[i + 7]!),
+    });
+  }
+  return tokens;
+}
+
 async function loadSale(db: Database, concertId: number): Promise<QueueSnapshot["sale"] | null> {
-  const [row] = await db.query(`SELECT sale_opens_at, sale_closes_at, queue_opened_at FROM concerts WHERE id = $1`, [concertId]);
+  const [row] = await db.query(
+    `SELECT sale_opens_at, sale_closes_at, queue_opened_at, encode(queue_draw_seed, 'base64') AS seed FROM concerts WHERE id = $1`,
+    [concertId],
+  );
   if (!row) return null;
-  return { opensAt: ms(row.sale_opens_at), closesAt: optionalMs(row.sale_closes_at), openedAt: optionalMs(row.queue_opened_at) };
+  return {
+    opensAt: ms(row.sale_opens_at),
+    closesAt: optionalMs(row.sale_closes_at),
+    openedAt: optionalMs(row.queue_opened_at),
+    seed: row.seed === null ? undefined : Buffer.from(String(row.seed), "base64").toString("base64url"),
+  };
 }
 
 type Of<T extends QueueOp["type"]> = Extract<QueueOp, { type: T }>;
@@ -106,22 +140,17 @@ async function applyRun(tx: Queryable, queueId: number, run: RunOp[]): Promise<v
 }
 
 /**
- * The opening, exactly once: the concert is marked opened and the pre-queue's drawn places stored together, or
- * neither (a queue that finds it already opened has drifted from the database and reloads).
+ * The opening, exactly once: the concert is marked opened and the seed of its pre-queue's order stored together (one
+ * row, whatever the size of the pre-queue). A queue that finds it already opened has drifted from the database and
+ * reloads.
  */
 async function applyDraw(tx: Queryable, queueId: number, op: Of<"drawn">): Promise<void> {
-  const [row] = await tx.query(
-    `WITH opened AS (UPDATE concerts SET queue_opened_at = ${fromEpochMs("$4::bigint")}
-                      WHERE id = $3 AND queue_opened_at IS NULL RETURNING id),
-          drawn AS (UPDATE queue_tokens q SET draw = u.draw FROM unnest($1::text[], $2::int[]) AS u(token, draw)
-                     WHERE q.token = u.token AND q.queue_id = $3 AND q.status = 'WAITING' AND EXISTS (SELECT 1 FROM opened)
-                     RETURNING q.token)
-     SELECT (SELECT count(*) FROM opened)::int AS opened, (SELECT count(*) FROM drawn)::int AS drawn`,
-    [op.tokens, op.draws, queueId, op.at],
+  const rows = await tx.query(
+    `UPDATE concerts SET queue_opened_at = ${fromEpochMs("$2::bigint")}, queue_draw_seed = decode($3, 'base64')
+      WHERE id = $1 AND queue_opened_at IS NULL RETURNING id`,
+    [queueId, op.at, Buffer.from(op.seed, "base64url").toString("base64")],
   );
-  if (Number(row!.opened) !== 1 || Number(row!.drawn) !== op.tokens.length) {
-    throw new StoreDriftError(`opening of queue ${queueId}: opened ${row!.opened}, drew ${row!.drawn} of ${op.tokens.length}`);
-  }
+  if (rows.length !== 1) throw new StoreDriftError(`opening of queue ${queueId}: it had opened already`);
 }
 
 async function applyConcertUpdate(tx: Queryable, queueId: number, op: Of<"concertUpdated">): Promise<void> {

@@ -6,6 +6,7 @@ import { AppError, errorBody } from "../shared/errors";
 import { observe } from "../shared/metrics";
 import type { QueueStatus, ViewChange } from "../shared/messages";
 import type { QueueViews } from "./queue-views";
+import { fingerprintKey, type FingerprintKey } from "../shared/queue-tokens";
 
 const encoder = new TextEncoder();
 
@@ -19,7 +20,7 @@ const DEFAULT_TIMING: StreamTiming = { positionEveryMs: 1000, pingEveryMs: 15_00
 
 interface Stream {
   queueId: number;
-  fp: string;
+  key: FingerprintKey;
   controller: ReadableStreamDefaultController<Uint8Array>;
   /** What the client was last told, to push only changes. */
   lastPosition: number;
@@ -30,8 +31,8 @@ const event = (name: string, data: unknown) => encoder.encode(`event: ${name}\nd
 const PING = encoder.encode(": ping\n\n");
 
 export class QueueStreams {
-  /** Open streams by queue and token fingerprint. */
-  private readonly streams = new Map<number, Map<string, Set<Stream>>>();
+  /** Open streams by queue and the high bits of their token's fingerprint (the low bits are checked on use). */
+  private readonly streams = new Map<number, Map<number, Set<Stream>>>();
   /** Queues whose copies changed since the last pass. */
   private readonly dirty = new Set<number>();
   private readonly timers: ReturnType<typeof setInterval>[];
@@ -55,14 +56,14 @@ export class QueueStreams {
     const found = await this.views.lookup(token);
     if (found.kind === "unready") throw new AppError("service_unavailable");
     if (found.kind === "absent") throw new AppError("not_found_in_queue");
-    const first = found.view.statusOfEntry(found.entry, Date.now());
-    const { queueId, fp } = found;
+    const first = found.view.statusAt(found.slot, Date.now());
+    const { queueId, key } = found;
     let stream: Stream | undefined;
     const body = new ReadableStream<Uint8Array>({
       start: (controller) => {
         controller.enqueue(event("status", first));
         if (first.status === "ACTIVE") return controller.close();
-        stream = { queueId, fp, controller, lastPosition: first.queuePosition, lastStatus: first.status };
+        stream = { queueId, key, controller, lastPosition: first.queuePosition, lastStatus: first.status };
         this.add(stream);
       },
       cancel: () => {
@@ -80,20 +81,20 @@ export class QueueStreams {
   }
 
   private add(stream: Stream): void {
-    const byToken = this.streams.get(stream.queueId) ?? new Map<string, Set<Stream>>();
+    const byToken = this.streams.get(stream.queueId) ?? new Map<number, Set<Stream>>();
     this.streams.set(stream.queueId, byToken);
-    const set = byToken.get(stream.fp) ?? new Set<Stream>();
-    byToken.set(stream.fp, set);
+    const set = byToken.get(stream.key.hi) ?? new Set<Stream>();
+    byToken.set(stream.key.hi, set);
     set.add(stream);
     this.open++;
   }
 
   private remove(stream: Stream): void {
     const byToken = this.streams.get(stream.queueId);
-    const set = byToken?.get(stream.fp);
+    const set = byToken?.get(stream.key.hi);
     if (!set?.delete(stream)) return;
     this.open--;
-    if (set.size === 0) byToken!.delete(stream.fp);
+    if (set.size === 0) byToken!.delete(stream.key.hi);
     if (byToken!.size === 0) this.streams.delete(stream.queueId);
   }
 
@@ -123,9 +124,11 @@ export class QueueStreams {
     if (!view) return;
     for (const change of changes) {
       if (change.type !== "activated" && change.type !== "expired") continue;
-      for (const stream of byToken.get(change.fp) ?? []) {
-        const entry = view.lookup(change.fp, Date.now());
-        if (entry) this.send(stream, event("status", view.statusOfEntry(entry, Date.now())));
+      const key = fingerprintKey(change.fp)!;
+      for (const stream of byToken.get(key.hi) ?? []) {
+        if (stream.key.lo !== key.lo) continue;
+        const slot = view.lookup(key, Date.now());
+        if (slot >= 0) this.send(stream, event("status", view.statusAt(slot, Date.now())));
         else this.send(stream, event("error", errorBody("not_found_in_queue")));
         this.end(stream);
       }
@@ -142,11 +145,11 @@ export class QueueStreams {
       if (!view) continue;
       this.dirty.delete(queueId);
       if (!byToken) continue;
-      for (const [fp, set] of byToken) {
-        const entry = view.lookup(fp, now);
-        if (!entry) continue;
-        const status = view.statusOfEntry(entry, now);
+      for (const set of byToken.values()) {
         for (const stream of set) {
+          const slot = view.lookup(stream.key, now);
+          if (slot < 0) continue;
+          const status = view.statusAt(slot, now);
           if (status.queuePosition === stream.lastPosition && status.status === stream.lastStatus) continue;
           Object.assign(stream, { lastPosition: status.queuePosition, lastStatus: status.status });
           this.send(stream, event("status", status));

@@ -10,18 +10,10 @@ import { QueueView } from "../../actors/queue-view";
 import type { Bus } from "../shared/bus";
 import { AppError } from "../shared/errors";
 import { log } from "../shared/log";
-import {
-  checkerOf,
-  QueueViewChanges,
-  QueueViewHeartbeat,
-  QueueViewSnapshot,
-  type QueueStatus,
-  type ViewChange,
-  type ViewEntry,
-} from "../shared/messages";
+import { checkerOf, QueueViewChanges, QueueViewHeartbeat, QueueViewSnapshot, ViewTokens, type QueueStatus, type ViewChange } from "../shared/messages";
 import { listen } from "../shared/nats-service";
-import { QUEUE_TOKEN_FORMAT, QueueViews as Subjects, queueOfToken, queueSubject } from "../shared/subjects";
-import { tokenFingerprint } from "./queue-admission-host";
+import { QueueViews as Subjects, queueSubject } from "../shared/subjects";
+import { fingerprintKey, QUEUE_TOKEN_FORMAT, queueOfToken, tokenKey, type FingerprintKey } from "../shared/queue-tokens";
 
 /** A copy older than this is not trusted: the contract's bound on how old a status may be. */
 export const MAX_STALENESS_MS = 250;
@@ -29,7 +21,11 @@ export const MAX_STALENESS_MS = 250;
 const HANDOVER_WAIT_MS = 1000;
 /** A token missing from a fresh copy is looked for again after this many more beats of its owner. */
 const BEATS_TO_WAIT = 2;
-/** Fingerprints of tokens that left the queues, so asking about them again is answered at once. */
+/**
+ * Tokens that left the queues (the high 48 bits of their fingerprints), so asking about them again is answered at once.
+ * One that merely shares those bits with a departed token (a chance of one in 2^48 per pair) is looked for without
+ * waiting for the owner's next beats.
+ */
 const GONE_REMEMBERED = 200_000;
 
 interface Tracked {
@@ -46,7 +42,7 @@ interface Tracked {
 }
 
 export type Lookup =
-  | { kind: "found"; queueId: number; fp: string; view: QueueView; entry: ViewEntry }
+  | { kind: "found"; queueId: number; key: FingerprintKey; view: QueueView; slot: number }
   /** Not in the queue: the whole, fresh copy does not have it even after the owner's next beats. */
   | { kind: "absent" }
   /** This instance has no trustworthy copy of that queue right now. */
@@ -61,7 +57,7 @@ export interface OwnedViews {
 
 export class QueueViews {
   private readonly tracked = new Map<number, Tracked>();
-  private readonly gone = new Set<string>();
+  private readonly gone = new Set<number>();
   private readonly listeners: ChangeListener[] = [];
   private subscriptions: Subscription[] = [];
 
@@ -113,10 +109,10 @@ export class QueueViews {
   async lookup(token: string, patient = true): Promise<Lookup> {
     if (!QUEUE_TOKEN_FORMAT.test(token)) throw new AppError("invalid_token");
     const queueId = queueOfToken(token);
-    const fp = tokenFingerprint(token);
+    const key = tokenKey(token);
     const found = (view: QueueView) => {
-      const entry = view.lookup(fp, this.now());
-      return entry ? ({ kind: "found", queueId, fp, view, entry } as const) : undefined;
+      const slot = view.lookup(key, this.now());
+      return slot >= 0 ? ({ kind: "found", queueId, key, view, slot } as const) : undefined;
     };
     const owned = this.owned.committedView(queueId);
     if (owned) return found(owned) ?? { kind: "absent" };
@@ -131,7 +127,7 @@ export class QueueViews {
     if (!this.fresh(t)) return { kind: "unready" };
     const seen = found(t.view!);
     if (seen) return seen;
-    if (this.gone.has(fp) || !patient) return { kind: "absent" };
+    if (this.gone.has(key.hi) || !patient) return { kind: "absent" };
     // Committed just now, perhaps: its change left the owner before its reply did, so it arrives within a beat or two.
     await this.beatsLater(t, BEATS_TO_WAIT);
     if (!this.fresh(t)) return { kind: "unready" };
@@ -143,8 +139,8 @@ export class QueueViews {
     const found = await this.lookup(token);
     if (found.kind === "unready") throw new AppError("service_unavailable");
     if (found.kind === "absent") throw new AppError("not_found_in_queue");
-    if (found.entry.userId !== userId) throw new AppError("invalid_token");
-    return found.view.statusOfEntry(found.entry, this.now());
+    if (found.view.userOf(found.slot) !== userId) throw new AppError("invalid_token");
+    return found.view.statusAt(found.slot, this.now());
   }
 
   /**
@@ -153,7 +149,7 @@ export class QueueViews {
    */
   statusNow(token: string, userId: number): QueueStatus | undefined {
     if (!QUEUE_TOKEN_FORMAT.test(token)) return undefined;
-    const answer = this.viewOf(queueOfToken(token))?.status(tokenFingerprint(token), userId, this.now());
+    const answer = this.viewOf(queueOfToken(token))?.status(tokenKey(token), userId, this.now());
     return answer?.ok ? answer.status : undefined;
   }
 
@@ -169,8 +165,21 @@ export class QueueViews {
     return t.view !== undefined && !t.syncing && this.now() - t.lastHeard <= MAX_STALENESS_MS;
   }
 
+  /**
+   * This instance's own queues are answered from their committed models, which its commits have already changed: a
+   * copy of them would only cost memory. Their changes still reach the listeners.
+   */
+  private followed(queueId: number): Tracked | undefined {
+    if (this.owned.committedView(queueId)) {
+      this.tracked.delete(queueId);
+      return undefined;
+    }
+    return this.tracked.get(queueId) ?? this.track(queueId);
+  }
+
   private onChanges(message: QueueViewChanges): void {
-    const t = this.tracked.get(message.queueId) ?? this.track(message.queueId);
+    const t = this.followed(message.queueId);
+    if (!t) return this.notify(message.queueId, message.changes);
     if (t.syncing) return void t.buffer.push(message);
     if (message.incarnation === t.incarnation && message.version <= t.version) return;
     if (message.incarnation !== t.incarnation || message.version !== t.version + 1) {
@@ -183,8 +192,8 @@ export class QueueViews {
 
   private onHeartbeat(heartbeat: QueueViewHeartbeat): void {
     for (const [queueId, incarnation, version] of heartbeat.queues) {
-      const t = this.tracked.get(queueId) ?? this.track(queueId);
-      if (t.syncing) continue;
+      const t = this.followed(queueId);
+      if (!t || t.syncing) continue;
       // Changes travel ahead of the beat that counts them: a beat ahead of the copy means a change was lost.
       if (incarnation !== t.incarnation || version > t.version) void this.resync(t);
       else this.heard(t);
@@ -232,24 +241,34 @@ export class QueueViews {
   private applyChanges(t: Tracked, message: QueueViewChanges): void {
     for (const change of message.changes) {
       t.view!.apply(change);
-      if (change.type === "expired") this.forget(change.fp);
+      if (change.type === "expired") this.forget(fingerprintKey(change.fp)!.hi);
     }
     t.version = message.version;
-    for (const listener of this.listeners) listener(t.queueId, message.changes);
+    this.notify(t.queueId, message.changes);
   }
 
-  private forget(fp: string): void {
+  private notify(queueId: number, changes: ViewChange[]): void {
+    for (const listener of this.listeners) listener(queueId, changes);
+  }
+
+  private forget(hi: number): void {
     if (this.gone.size >= GONE_REMEMBERED) this.gone.delete(this.gone.values().next().value!);
-    this.gone.add(fp);
+    this.gone.add(hi);
   }
 
   /** Copies the owner's committed model, then applies what arrived meanwhile; answers 503 until it is done. */
   private resync(t: Tracked): Promise<void> {
     t.syncing ??= (async () => {
       try {
-        const snapshot = await this.bus.request<unknown>(queueSubject(t.queueId, "view"), {});
+        const snapshot = await this.bus.request<unknown>(queueSubject(t.queueId, "view"), { page: 0 });
         if (!checkerOf(QueueViewSnapshot).Check(snapshot)) throw new Error(`queue ${t.queueId}: malformed snapshot`);
         const view = new QueueView(this.rules, snapshot.state);
+        const { incarnation, version } = snapshot;
+        for (let page = 1; page < snapshot.pages; page++) {
+          const tokens = await this.bus.request<unknown>(queueSubject(t.queueId, "view"), { page, incarnation, version });
+          if (!checkerOf(ViewTokens).Check(tokens)) throw new Error(`queue ${t.queueId}: malformed page ${page}`);
+          view.absorb(tokens);
+        }
         const later = t.buffer.filter((m) => m.incarnation === snapshot.incarnation && m.version > snapshot.version);
         Object.assign(t, { view, incarnation: snapshot.incarnation, version: snapshot.version });
         for (const message of later.sort((a, b) => a.version - b.version)) {

@@ -5,7 +5,7 @@
 // documents the bus. The HTTP edge has its own schemas (src/http/schemas.ts): its contract is API.md, not this.
 import Type, { type Static, type TSchema } from "typebox";
 import { Compile, type Validator } from "typebox/compile";
-import { QUEUE_TOKEN_FORMAT } from "./subjects";
+import { QUEUE_TOKEN_FORMAT } from "./queue-tokens";
 
 /** A field whose malformed value is refused with this catalog code rather than `invalid_request` (nats-service.ts). */
 export const ERROR_CODE_KEYWORD = "errorCode";
@@ -23,7 +23,7 @@ const Time = Type.String({ format: "date-time" });
 const Text = Type.String({ minLength: 1, maxLength: 200 });
 const Ids = Type.Array(Id, { minItems: 1 });
 /** Tokens are secrets: what leaves the queue actor names a token by this fingerprint of it. */
-const Fingerprint = Type.String({ minLength: 1, maxLength: 64, description: "a token's fingerprint (tokens are secrets)" });
+const Fingerprint = Type.String({ pattern: "^[A-Za-z0-9_-]{16}$", description: "a token's fingerprint (tokens are secrets): 12 bytes of its SHA-256" });
 const QueueState = Type.Union([Type.Literal("WAITING"), Type.Literal("ACTIVE")]);
 
 const QueueToken = Type.String({ pattern: QUEUE_TOKEN_FORMAT.source, [ERROR_CODE_KEYWORD]: "invalid_token" });
@@ -136,40 +136,49 @@ export const PaymentView = Message({
 
 // ---- the queues' read-model feed ------------------------------------------------------------------------------
 
-/** A concert's sale as its queue knows it: the window, and when the pre-queue was drawn (once, at the opening). */
+/** The opening's seed: 32 random bytes in base64url, from which the pre-queue's drawn order follows (draw-order.ts). */
+const DrawSeed = Type.String({ pattern: "^[A-Za-z0-9_-]{43}$" });
+/** A concert's sale as its queue knows it: the window, and when the pre-queue was drawn (once, at the opening) from which seed. */
 export const QueueSale = Message({
   opensAt: EpochMs,
   closesAt: Type.Optional(EpochMs),
   openedAt: Type.Optional(EpochMs),
-});
-export const ViewEntry = Message({
-  userId: Id,
-  status: QueueState,
-  seq: Count,
-  issuedAt: EpochMs,
-  draw: Type.Optional(Count),
-  expiresAt: Type.Optional(EpochMs),
+  seed: Type.Optional(DrawSeed),
 });
 /** A committed change, as the queue's owner publishes it: tokens named by fingerprint. */
 export const ViewChange = Type.Union([
   Message({ type: Type.Literal("issued"), fp: Fingerprint, userId: Id, seq: Count, status: QueueState, issuedAt: EpochMs, expiresAt: Type.Optional(EpochMs) }),
   Message({ type: Type.Literal("activated"), fp: Fingerprint, at: EpochMs, expiresAt: EpochMs }),
   Message({ type: Type.Literal("expired"), fp: Fingerprint }),
-  Message({ type: Type.Literal("drawn"), at: EpochMs, fps: Type.Array(Fingerprint, { description: "the pre-queue in the drawn order" }) }),
+  Message({ type: Type.Literal("drawn"), at: EpochMs, seed: DrawSeed }),
   Message({ type: Type.Literal("window"), opensAt: EpochMs, closesAt: Type.Optional(EpochMs) }),
 ]);
-/** Everything a view is made of, to build another one equal to it (the resync an instance asks the owner for). */
+/** Tokens of a view, a column per field (a stadium's line is megabytes, so it travels in pages of these). */
+export const ViewTokens = Message({
+  fps: Type.String({ pattern: "^(?:[A-Za-z0-9_-]{16})*$", description: "the fingerprints, 16 characters each, one after another" }),
+  users: Type.Array(Id),
+  seqs: Type.Array(Count),
+  kinds: Type.String({ pattern: "^[PDLA]*$", description: "P: waiting for the draw, D: drawn, L: in line by arrival, A: admitted" }),
+  places: Type.Array(Count, { description: "the drawn place of D, else 0" }),
+  expires: Type.Array(EpochMs, { description: "when the turn of A ends, else 0" }),
+});
+/** Everything a view is made of (its first page of tokens; the rest follow as ViewTokens). */
 export const ViewState = Message({
-  entries: Type.Array(Type.Tuple([Fingerprint, ViewEntry])),
   sale: Type.Optional(QueueSale),
   admissions: Message({ times: Type.Array(EpochMs), first: Type.Optional(EpochMs) }),
+  tokens: ViewTokens,
 });
 /** What an owner publishes on `rsv.view.queue.<queueId>` after each commit of a queue. */
 export const QueueViewChanges = Message({ queueId: QueueId, incarnation: Type.String(), version: Count, changes: Type.Array(ViewChange) });
 /** Every 50 ms, per owner, on `rsv.view.heartbeat`: each owned queue's incarnation and committed version. */
 export const QueueViewHeartbeat = Message({ queues: Type.Array(Type.Tuple([QueueId, Type.String(), Count])) });
-/** The owner's answer to `rsv.queue.<id>.view`. */
-export const QueueViewSnapshot = Message({ incarnation: Type.String(), version: Count, state: ViewState });
+/**
+ * `rsv.queue.<id>.view`: page 0 starts a copy of the owner's committed view; later pages name the version they belong
+ * to, and are refused (service_unavailable) once the owner no longer keeps that version's pages.
+ */
+export const QueueViewRequest = Message({ page: Type.Optional(Count), incarnation: Type.Optional(Type.String()), version: Type.Optional(Count) });
+/** The owner's answer to page 0 of `rsv.queue.<id>.view`: the view at one version, and how many pages it has. */
+export const QueueViewSnapshot = Message({ incarnation: Type.String(), version: Count, pages: Type.Integer({ minimum: 1 }), state: ViewState });
 
 // ---- domain events --------------------------------------------------------------------------------------------
 
@@ -268,7 +277,7 @@ export const Api = {
     status: exchange(QueueTokenRequest, QueueStatus),
     leave: exchange(QueueTokenRequest, QueueLeft),
     update: exchange(ConcertEdit, Type.Null()),
-    view: exchange(NoPayload, QueueViewSnapshot),
+    view: exchange(QueueViewRequest, Type.Union([QueueViewSnapshot, ViewTokens])),
   },
   wallet: {
     balance: exchange(UserRequest, Balance),
@@ -329,7 +338,8 @@ export type ReleasedSeatView = Static<typeof ReleasedSeatView>;
 export type ReservationView = Static<typeof ReservationView>;
 export type PaymentView = Static<typeof PaymentView>;
 export type QueueSale = Static<typeof QueueSale>;
-export type ViewEntry = Static<typeof ViewEntry>;
+export type ViewTokens = Static<typeof ViewTokens>;
+export type QueueViewRequest = Static<typeof QueueViewRequest>;
 export type ViewChange = Static<typeof ViewChange>;
 export type ViewState = Static<typeof ViewState>;
 export type QueueViewChanges = Static<typeof QueueViewChanges>;

@@ -42,8 +42,6 @@ export function eventSubject(eventId: number, command: EventCommandName): string
   return `rsv.event.${eventId}.${command}`;
 }
 
-/** The global queue of v1; every other queue is a concert's own, numbered by the concert's id. */
-export const GLOBAL_QUEUE = 0;
 
 /**
  * Commands for one queue actor: `rsv.queue.<queueId>.<command>` (`update` edits a concert and its sale window; `view`
@@ -55,14 +53,6 @@ export function queueSubject(queueId: number, command: QueueCommandName): string
   return `rsv.queue.${queueId}.${command}`;
 }
 
-/** A queue token as clients hand it back: 128 random bits in base64url, after `<concertId>.` for a concert's queue. */
-export const QUEUE_TOKEN_FORMAT = /^(?:[1-9][0-9]{0,15}\.)?[A-Za-z0-9_-]{16,128}$/;
-
-/** The queue a token belongs to: a concert's tokens start with the concert's id and a dot, the global queue's do not. */
-export function queueOfToken(token: string): number {
-  const match = /^([1-9][0-9]{0,15})\./.exec(token);
-  return match ? Number(match[1]) : GLOBAL_QUEUE;
-}
 
 /**
  * The queues' read models: each queue's owner publishes what every commit changed (`changes`), and every 50 ms which

@@ -3,11 +3,18 @@ import { createActor, fromPromise, SimulatedClock } from "xstate";
 import type { CommitInput } from "../../actors/durable-entity";
 import { queueAdmissionMachine, type QueueOp, type QueueRequest, type QueueSnapshot } from "../../actors/queue-admission";
 import type { Reply } from "../../src/shared/codec";
+import { drawKey } from "../../src/shared/draw-order";
 
 const TTL = 600_000;
 const T0 = 1_700_000_000_000;
+/** The opening's seed in these tests, and the order it gives a pre-queue: by draw key, then seq (src/shared/draw-order.ts). */
+const SEED = Buffer.alloc(32, 7).toString("base64url");
+const inDrawnOrder = <T>(items: T[], seqOf: (item: T) => number, seed = SEED) => {
+  const bytes = new Uint8Array(Buffer.from(seed, "base64url"));
+  return [...items].sort((a, b) => drawKey(bytes, seqOf(a)) - drawKey(bytes, seqOf(b)) || seqOf(a) - seqOf(b));
+};
 
-function harness(options: { maxActive?: number; snapshot?: QueueSnapshot; randomBelow?: (bound: number) => number } = {}) {
+function harness(options: { maxActive?: number; snapshot?: QueueSnapshot; seed?: string } = {}) {
   const clock = new SimulatedClock();
   clock.set(T0);
   const batches: QueueOp[][] = [];
@@ -42,7 +49,7 @@ function harness(options: { maxActive?: number; snapshot?: QueueSnapshot; random
       activeTtlMs: TTL,
       now: () => clock.now(),
       newToken: () => `token-${String(++counter).padStart(16, "0")}`,
-      randomBelow: options.randomBelow ?? ((bound: number) => Math.floor(Math.random() * bound)),
+      newSeed: () => options.seed ?? SEED,
     },
   }).start();
   const ask = <T = any>(command: QueueRequest) =>
@@ -249,8 +256,8 @@ describe("a concert's queue: the pre-queue and a fair opening", () => {
     nextSeq: tokens.length + 1,
     sale: { opensAt: OPENS, ...sale },
   });
-  /** Always 0: Fisher–Yates then turns arrivals 1..5 into the order 2, 3, 4, 5, 1. */
-  const first = () => 0;
+  /** Users 1..5 entering in that order (seqs 1..5), in the order the seed draws them. */
+  const drawnUsers = () => inDrawnOrder([1, 2, 3, 4, 5], (user) => user);
   const enterAll = async (h: ReturnType<typeof harness>, users: number[]) => {
     const tickets: Record<number, any> = {};
     for (const user of users) tickets[user] = await h.data({ type: "enter", userId: user });
@@ -273,7 +280,7 @@ describe("a concert's queue: the pre-queue and a fair opening", () => {
   });
 
   test("the opening comes at its exact tick, and the drawn order is committed before anyone is admitted", async () => {
-    const h = harness({ maxActive: 2, snapshot: concertQueue(), randomBelow: first });
+    const h = harness({ maxActive: 2, snapshot: concertQueue() });
     const tickets = await enterAll(h, [1, 2, 3, 4, 5]);
     h.clock.increment(OPENS - T0 - 1);
     await h.settle();
@@ -281,10 +288,12 @@ describe("a concert's queue: the pre-queue and a fair opening", () => {
     const release = h.pause();
     h.clock.increment(1);
     await h.settle();
-    const order = [2, 3, 4, 5, 1];
-    expect(h.batches.at(-1)).toEqual([{ type: "drawn", at: OPENS, tokens: order.map((u) => tickets[u].token), draws: [1, 2, 3, 4, 5] }]);
+    const order = drawnUsers();
+    expect(order).not.toEqual([1, 2, 3, 4, 5]);
+    // One seed, whatever the size of the pre-queue.
+    expect(h.batches.at(-1)).toEqual([{ type: "drawn", at: OPENS, seed: SEED, drawn: 5 }]);
     // While the draw is being stored nobody is admitted, and nobody learns a drawn place either.
-    const asked = h.ask({ type: "status", userId: 2, token: tickets[2].token });
+    const asked = h.ask({ type: "status", userId: order[0]!, token: tickets[order[0]!].token });
     let answered = false;
     void asked.then(() => (answered = true));
     await h.settle();
@@ -294,16 +303,16 @@ describe("a concert's queue: the pre-queue and a fair opening", () => {
     await h.settle();
     h.clock.increment(0);
     await h.settle();
-    expect(h.batches.at(-1)).toEqual([
-      { type: "activated", token: tickets[2].token, userId: 2, activatedAt: OPENS, expiresAt: OPENS + TTL },
-      { type: "activated", token: tickets[3].token, userId: 3, activatedAt: OPENS, expiresAt: OPENS + TTL },
-    ]);
+    expect(h.batches.at(-1)).toEqual(
+      order.slice(0, 2).map((user) => ({ type: "activated", token: tickets[user].token, userId: user, activatedAt: OPENS, expiresAt: OPENS + TTL })),
+    );
     expect((await asked).ok).toBe(true);
   });
 
   test("admission follows the draw; whoever comes after the opening queues behind the whole pre-queue, in arrival order", async () => {
-    const h = harness({ maxActive: 2, snapshot: concertQueue(), randomBelow: first });
+    const h = harness({ maxActive: 2, snapshot: concertQueue() });
     const tickets = await enterAll(h, [1, 2, 3, 4, 5]);
+    const order = drawnUsers();
     const release = h.pause();
     h.clock.increment(OPENS - T0);
     await h.settle();
@@ -320,18 +329,18 @@ describe("a concert's queue: the pre-queue and a fair opening", () => {
     const later = await h.data({ type: "enter", userId: 7 });
     expect(later.queuePosition).toBe(5);
     const positions = async () => {
-      const result: Record<number, number> = {};
-      for (const user of [1, 4, 5]) result[user] = (await h.data({ type: "status", userId: user, token: tickets[user].token })).queuePosition;
+      const result: number[] = [];
+      for (const user of order.slice(2)) result.push((await h.data({ type: "status", userId: user, token: tickets[user].token })).queuePosition);
       return result;
     };
-    expect(await positions()).toEqual({ 4: 1, 5: 2, 1: 3 });
+    expect(await positions()).toEqual([1, 2, 3]);
     const admitted: number[] = [];
-    for (const leaving of [2, 3, 4, 5, 1]) {
+    for (const leaving of order) {
       await h.data({ type: "leave", userId: leaving, token: tickets[leaving].token });
       const batch = h.batches.at(-1)!;
       admitted.push(...batch.filter((op) => op.type === "activated").map((op) => op.userId));
     }
-    expect(admitted).toEqual([4, 5, 1, 6, 7]);
+    expect(admitted).toEqual([...order.slice(2), 6, 7]);
   });
 
   test("a restart keeps the drawn order, and a queue that missed its opening draws at once when it loads", async () => {
@@ -358,11 +367,24 @@ describe("a concert's queue: the pre-queue and a fair opening", () => {
     expect([await place(drawn, 2), await place(drawn, 3), await place(drawn, 1), await place(drawn, 4)]).toEqual([1, 2, 3, 4]);
 
     const beforeOpening = (user: number) => ({ ...waiting(user, user), issuedAt: T0 - 10 + user });
-    const missed = harness({ maxActive: 1, snapshot: concertQueue({ opensAt: T0 - 1 }, [beforeOpening(1), beforeOpening(2)]), randomBelow: first });
+    const missed = harness({ maxActive: 1, snapshot: concertQueue({ opensAt: T0 - 1 }, [beforeOpening(1), beforeOpening(2)]) });
     await missed.settle();
     missed.clock.increment(0);
     await missed.settle();
-    expect(missed.batches[0]).toEqual([{ type: "drawn", at: T0, tokens: [token(2), token(1)], draws: [1, 2] }]);
+    expect(missed.batches[0]).toEqual([{ type: "drawn", at: T0, seed: SEED, drawn: 2 }]);
+  });
+
+  test("a queue opened with a seed loads its pre-queue in the seed's order, and those who entered after the opening behind it", async () => {
+    const seed = Buffer.alloc(32, 42).toString("base64url");
+    const users = Array.from({ length: 40 }, (_, i) => i + 1);
+    const tokens = users.map((user) => ({ token: `token-of-user-${String(user).padStart(4, "0")}`, userId: user, seq: user, status: "WAITING" as const, issuedAt: OPENS - 1000 + user }));
+    const late = { token: "token-late-arrival-0", userId: 99, seq: 41, status: "WAITING" as const, issuedAt: OPENS + 5 };
+    const h = harness({ maxActive: 0, snapshot: concertQueue({ openedAt: OPENS, seed }, [...tokens, late]) });
+    const expected = inDrawnOrder(users, (user) => user, seed);
+    const places = new Map<number, number>();
+    for (const t of [...tokens, late]) places.set(t.userId, (await h.data({ type: "status", userId: t.userId, token: t.token })).queuePosition);
+    expect(expected.map((user) => places.get(user))).toEqual(users);
+    expect(places.get(99)).toBe(41);
   });
 
   test("operators move the opening until it has come; after the close nobody enters", async () => {

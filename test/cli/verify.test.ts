@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { openDatabase } from "../../src/shared/db";
 import { seedDemo } from "../../src/catalog/demo-data";
+import { drawKey } from "../../src/shared/draw-order";
 import { verify } from "../../src/cli/verify";
 
 async function fresh() {
@@ -78,5 +79,28 @@ describe("bun run verify", () => {
     expect((await verify(db)).map((v) => v.check)).toEqual(["admissions followed each queue's order"]);
     await db.query(`UPDATE queue_tokens SET activated_at = '2026-12-31T23:59:59Z' WHERE token = 'token-2'`);
     expect((await verify(db)).map((v) => v.check)).toContain("nobody was let in to a concert's queue before its opening");
+  });
+
+  test("a queue drawn from a seed is checked in the seed's order: the pre-queue first, then later arrivals", async () => {
+    const db = await fresh();
+    const seed = Buffer.alloc(32, 3);
+    await db.query(`UPDATE concerts SET sale_opens_at = '2027-01-01T00:00:00Z', queue_opened_at = '2027-01-01T00:00:00Z', queue_draw_seed = $1 WHERE id = 1`, [seed]);
+    const seqs = [1, 2, 3, 4, 5, 6];
+    const drawn = [...seqs].sort((a, b) => drawKey(seed, a) - drawKey(seed, b) || a - b);
+    const admitted = new Map<number, number>();
+    // Admitted one per second in the seed's order; seq 7 came after the opening and is admitted last.
+    [...drawn, 7].forEach((seq, i) => admitted.set(seq, i));
+    const insert = (seq: number, at: number, issuedAt: string) =>
+      db.query(
+        `INSERT INTO queue_tokens (queue_id, token, user_id, seq, status, issued_at, activated_at, expires_at)
+         VALUES (1, $1, $2, $2, 'ACTIVE', $3, timestamptz '2027-01-01T00:00:01Z' + $4 * interval '1 second', '2027-02-01T00:00:00Z')`,
+        [`token-${seq}`, seq, issuedAt, at],
+      );
+    for (const seq of seqs) await insert(seq, admitted.get(seq)!, "2026-12-31T00:00:00Z");
+    await insert(7, admitted.get(7)!, "2027-01-01T00:00:05Z");
+    expect(await verify(db)).toEqual([]);
+    // Swap the first two of the drawn order: an admission out of order.
+    await db.query(`UPDATE queue_tokens SET activated_at = activated_at + interval '10 seconds' WHERE seq = $1`, [drawn[0]]);
+    expect((await verify(db)).map((v) => v.check)).toEqual(["admissions followed each queue's order"]);
   });
 });

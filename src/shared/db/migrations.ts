@@ -146,6 +146,13 @@ const MIGRATIONS: string[][] = [
        claimed_by text
      )`,
   ],
+  [
+    // The opening's draw as one seed, from which every place of the pre-queue follows (shared/draw-order.ts): storing
+    // a place per token made the opening of a stadium's line one statement the size of the line. Queues opened before
+    // keep their places in queue_tokens.draw.
+    `ALTER TABLE concerts ADD COLUMN queue_draw_seed bytea`,
+    `ALTER TABLE concerts ADD CONSTRAINT concerts_draw_seed CHECK (queue_draw_seed IS NULL OR (queue_opened_at IS NOT NULL AND length(queue_draw_seed) = 32))`,
+  ],
 ];
 
 export async function migrate(db: Database): Promise<void> {
