@@ -14,7 +14,7 @@ export type ConcertEventInput = EntityInput & InventoryRules;
 export type CommitInput = EntityCommitInput<EventOp>;
 
 /** The commands senders reach over NATS, `rsv.event.<id>.<command>`. */
-export const EVENT_COMMAND_TYPES = ["seats", "occupy", "reserve", "release", "pay", "cancel", "warm"] as const satisfies EventCommandName[];
+export const EVENT_COMMAND_TYPES = ["occupy", "reserve", "release", "pay", "cancel", "warm"] as const satisfies EventCommandName[];
 
 export const concertEventMachine = durableEntity<ConcertEventInput, InventorySnapshot, EventCommand, EventOp, OpResult, SeatInventory>({
   id: "concertEvent",

@@ -8,11 +8,12 @@
 // order-statistic counters, O(log n) per answer whatever the length of the line; the opening's draw ranks the whole
 // pre-queue from one seed (src/shared/draw-order.ts).
 import { AdmissionRate, statusOf, type Place } from "./queue-status";
-import type { QueueOp, QueueSnapshot } from "./waiting-line";
+import type { QueueOp, QueueSnapshot, QueueTokenRecord } from "./waiting-line";
 // What a view is made of travels between instances, so its shapes are messages.
 import type { QueueSale, QueueStatus, ViewChange, ViewState, ViewTokens } from "../src/shared/messages";
 import { drawnOrder } from "../src/shared/draw-order";
-import { fingerprintKey, fingerprintOf, tokenFingerprint, type FingerprintKey } from "../src/shared/queue-tokens";
+import type { ViewCodec } from "../src/shared/replicas";
+import { fingerprintKey, fingerprintOf, tokenFingerprint, tokenKey, type FingerprintKey } from "../src/shared/queue-tokens";
 
 /** Where a token stands. */
 export const FREE = 0;
@@ -64,15 +65,30 @@ export class QueueView {
     this.absorb(state.tokens);
   }
 
+  /**
+   * The view of what the actor loaded, with `each` told every token's slot. A queue loaded after its opening has its
+   * seed, not its places: the draw is made again, to the same order.
+   */
+  static of(rules: { maxActive: number; activeTtlMs: number }, snapshot: QueueSnapshot, each?: (record: QueueTokenRecord, slot: number) => void): QueueView {
+    const sale = snapshot.sale;
+    const view = new QueueView(rules, { sale, admissions: { times: [] }, tokens: emptyTokens() });
+    const drawable = sale !== undefined && (sale.openedAt === undefined || sale.seed !== undefined);
+    for (const t of snapshot.tokens) {
+      const kind: Kind = t.status === "ACTIVE" ? ACTIVE : t.draw !== undefined ? DRAWN : t.prequeue && drawable ? PRE : LINE;
+      const slot = view.add(tokenKey(t.token), t.userId, t.seq, kind, t.draw ?? 0, t.expiresAt ?? 0);
+      each?.(t, slot);
+    }
+    if (view.prequeue > 0 && sale?.openedAt !== undefined && sale.seed !== undefined) view.rankPrequeue(sale.seed);
+    return view;
+  }
+
   /** Adds a page of tokens (a snapshot arrives in pages: see `pages`). */
   absorb(tokens: ViewTokens): void {
     for (let i = 0; i < tokens.users.length; i++) {
-      const key = fingerprintKey(tokens.fps.slice(16 * i, 16 * i + 16))!;
+      const key = fingerprintKey(tokens.fps.substring(16 * i, 16 * i + 16))!;
       const kind = KIND_LETTERS.indexOf(tokens.kinds[i]!) as Kind;
       this.add(key, tokens.users[i]!, tokens.seqs[i]!, kind, tokens.places[i]!, tokens.expires[i]!);
     }
-    // A queue loaded from the database after its opening has its seed, not its places: the draw is made again.
-    if (this.prequeue > 0 && this.sale?.openedAt !== undefined && this.sale.seed !== undefined) this.rankPrequeue(this.sale.seed);
   }
 
   get size(): number {
@@ -444,19 +460,11 @@ export function viewChangesOf(ops: QueueOp[]): ViewChange[] {
   });
 }
 
-/** A view of what the actor loaded: the starting point of the actor's own model and of the owner's committed view. */
-export function viewStateOf(snapshot: QueueSnapshot): ViewState {
-  const tokens = emptyTokens();
-  const sale = snapshot.sale;
-  for (const t of snapshot.tokens) {
-    const kind: Kind =
-      t.status === "ACTIVE" ? ACTIVE : t.draw !== undefined ? DRAWN : sale && t.issuedAt < sale.opensAt && (sale.openedAt === undefined || sale.seed) ? PRE : LINE;
-    tokens.fps += tokenFingerprint(t.token);
-    tokens.users.push(t.userId);
-    tokens.seqs.push(t.seq);
-    tokens.kinds += KIND_LETTERS[kind];
-    tokens.places.push(kind === DRAWN ? t.draw! : 0);
-    tokens.expires.push(t.status === "ACTIVE" ? t.expiresAt! : 0);
-  }
-  return { sale, admissions: { times: [] }, tokens };
-}
+
+/** How a queue's model changes and travels (shared/replicas.ts). */
+export const queueViewCodec = (rules: { maxActive: number; activeTtlMs: number }): ViewCodec<QueueView, ViewChange, ViewState, ViewTokens> => ({
+  apply: (view, change) => void view.apply(change),
+  cut: (view, pageSize) => view.pages(pageSize),
+  build: (state) => new QueueView(rules, state),
+  absorb: (view, page) => view.absorb(page),
+});

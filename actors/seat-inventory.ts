@@ -3,7 +3,7 @@
 // does I/O or reads a clock (the caller passes `now`).
 import { fail, ok, type Reply } from "../src/shared/codec";
 import type { ErrorCode } from "../src/shared/errors";
-import { GLOBAL_QUEUE } from "../src/shared/queue-tokens";
+import { saleRefusal, type SaleWindow } from "./sale-window";
 import type { HoldView, PaymentView, ReleasedSeatView, ReservationView, SeatView } from "../src/shared/messages";
 import { DeadlineQueue, type Deadline } from "./deadline-queue";
 import type { Decision, EntityModel, ReplyTo } from "./durable-entity";
@@ -14,6 +14,8 @@ export interface Seat {
   id: number;
   seatNumber: string;
   price: number;
+  /** Its section's index in the event's sections. */
+  section: number;
   status: SeatStatus;
   userId?: number;
   holdExpiresAt?: number;
@@ -29,13 +31,9 @@ export interface Payment {
   paidAt: number;
 }
 
-/** What the event knows of its concert: whose queue admits to it, when it starts, and the sale window. */
-export interface SaleFacts {
-  concertId: number;
+/** What the event knows of its concert: whose queue admits to it, the sale window, and when the event starts. */
+export interface SaleFacts extends SaleWindow {
   startsAt: number;
-  opensAt: number;
-  /** undefined: the sale stays open. */
-  closesAt?: number;
 }
 
 export interface Reservation {
@@ -93,6 +91,8 @@ export type OpResult =
 
 export interface InventorySnapshot {
   sale: SaleFacts;
+  /** In the order the operator gave them. */
+  sections: { name: string; price: number }[];
   seats: Seat[];
   reservations: Reservation[];
 }
@@ -102,7 +102,6 @@ export interface InventorySnapshot {
  * `admittedTo`, the queue that let the caller in: the global one (0) or a concert's, which admits to its own events.
  */
 export type EventCommand =
-  | { type: "seats"; userId: number; admittedTo: number; replyTo?: ReplyTo }
   | { type: "occupy"; userId: number; admittedTo: number; seatId: number; replyTo?: ReplyTo }
   | { type: "reserve"; userId: number; admittedTo: number; seatIds: number[]; replyTo?: ReplyTo }
   | { type: "release"; userId: number; admittedTo: number; seatId: number; replyTo?: ReplyTo }
@@ -137,8 +136,6 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
   private readonly liveSeats = new Map<number, number>();
   private nextKey = 0;
   private readonly sale: SaleFacts;
-  /** The seats on sale as last listed; dropped whenever a seat goes on or off sale. */
-  private available: readonly SeatView[] | undefined;
 
   constructor(
     readonly eventId: number,
@@ -166,8 +163,6 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
       if (refusal) return refusal;
     }
     switch (command.type) {
-      case "seats":
-        return { ok: true, ops: [], answer: () => ok(this.availableSeats()) };
       case "occupy":
         return accept(this.occupy(command.userId, command.seatId, now), ({ seatId }) => () => ok(this.holdView(seatId)));
       case "reserve":
@@ -191,10 +186,8 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
 
   /** Seat commands: only a queue that admits to this event, and only while the sale is open. */
   private gate(admittedTo: number, now: number): { ok: false; code: ErrorCode } | undefined {
-    if (admittedTo !== GLOBAL_QUEUE && admittedTo !== this.sale.concertId) return refuse("invalid_token");
-    if (now < this.sale.opensAt) return refuse("sale_not_open");
-    if (this.sale.closesAt !== undefined && now >= this.sale.closesAt) return refuse("sale_closed");
-    return undefined;
+    const code = saleRefusal(this.sale, admittedTo, now);
+    return code && refuse(code);
   }
 
   get concertId(): number {
@@ -202,18 +195,6 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
   }
 
   // ---- reads ----------------------------------------------------------------------------------------------------
-
-  /**
-   * The seats on sale, the same list object until a seat goes on or off sale: a sale's opening brings hundreds of
-   * listings between two holds, and the codec encodes a list it has seen once only once.
-   */
-  availableSeats(): readonly SeatView[] {
-    if (this.available) return this.available;
-    const list: SeatView[] = [];
-    for (const seat of this.seats.values()) if (seat.status === "AVAILABLE") list.push(seatView(seat));
-    this.available = Object.freeze(list);
-    return this.available;
-  }
 
   counts(): Record<SeatStatus, number> {
     const counts: Record<SeatStatus, number> = { AVAILABLE: 0, HELD: 0, RESERVED: 0, SOLD: 0 };
@@ -287,7 +268,6 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
     if ((this.liveSeats.get(userId) ?? 0) >= this.rules.maxSeatsPerUser) return refuse("hold_limit_exceeded");
     const expiresAt = now + this.rules.holdTtlMs;
     Object.assign(seat, { status: "HELD", userId, holdExpiresAt: expiresAt } satisfies Partial<Seat>);
-    this.available = undefined;
     this.countLive(userId, 1);
     this.deadlines.push(expiresAt, { seatId });
     return { ok: true, value: { seatId, fresh: true }, ops: [{ type: "held", seatId, userId, expiresAt }] };
@@ -449,7 +429,6 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
   }
 
   private makeAvailable(seat: Seat): void {
-    this.available = undefined;
     seat.status = "AVAILABLE";
     seat.userId = undefined;
     seat.holdExpiresAt = undefined;

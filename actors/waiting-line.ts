@@ -14,16 +14,17 @@ import type { ErrorCode } from "../src/shared/errors";
 import type { ConcertEdit, QueueSale, QueueStatus, QueueTicket } from "../src/shared/messages";
 import { tokenFingerprint, tokenKey } from "../src/shared/queue-tokens";
 import type { Decision, EntityModel, ReplyTo } from "./durable-entity";
-import { DRAWN, LINE, QueueView, viewStateOf } from "./queue-view";
+import { DRAWN, LINE, QueueView } from "./queue-view";
 
+/** A live token as the queue loads it. */
 export interface QueueTokenRecord {
   token: string;
   userId: number;
   /** Arrival order; the database keeps it so positions survive a restart. */
   seq: number;
   status: "WAITING" | "ACTIVE";
-  issuedAt: number;
-  activatedAt?: number;
+  /** A WAITING token entered before the sale's opening: it waits for the draw, or has its drawn place. */
+  prequeue?: boolean;
   expiresAt?: number;
   /** The place drawn at the opening, in queues drawn before the seed was stored (1 is admitted first). */
   draw?: number;
@@ -37,7 +38,16 @@ export interface QueueSnapshot {
 }
 
 export type QueueOp =
-  | ({ type: "issued" } & Omit<QueueTokenRecord, "draw">)
+  | {
+      type: "issued";
+      token: string;
+      userId: number;
+      seq: number;
+      status: "WAITING" | "ACTIVE";
+      issuedAt: number;
+      activatedAt?: number;
+      expiresAt?: number;
+    }
   | { type: "activated"; token: string; userId: number; activatedAt: number; expiresAt: number }
   | { type: "expired"; token: string; userId: number; at: number; reason: "ttl" | "left" | "paid" }
   /** The opening: the seed of the pre-queue's drawn order (of `drawn` tokens), stored before any admission. */
@@ -132,12 +142,10 @@ export class WaitingLine implements EntityModel<QueueCommand, QueueOp, null> {
   ) {
     this.nextSeq = snapshot.nextSeq;
     this.sale = snapshot.sale && { ...snapshot.sale };
-    this.line = new QueueView(rules, viewStateOf(snapshot));
-    for (const record of snapshot.tokens) {
-      const slot = this.line.find(tokenKey(record.token));
+    this.line = QueueView.of(rules, snapshot, (record, slot) => {
       this.tokens[slot] = record.token;
       this.byUser.set(record.userId, slot);
-    }
+    });
     const seqOf = (slot: number) => this.line.seqOf(slot);
     this.drawn = new SlotQueue(this.line.waitingInOrder(DRAWN), seqOf);
     this.arrivals = new SlotQueue(this.line.waitingInOrder(LINE), seqOf);

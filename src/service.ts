@@ -18,8 +18,14 @@ import { Ownership, requestOwner } from "./cluster/ownership";
 import { QueueGate } from "./queue/queue-gate";
 import { QueueStreams } from "./queue/queue-streams";
 import { QueueViews } from "./queue/queue-views";
+import { SeatMapStreams } from "./seat-map/seat-map-streams";
+import { SeatMapViews } from "./seat-map/seat-map-views";
+import { fingerprintKey } from "./shared/queue-tokens";
 import { hostname } from "node:os";
 import { startWalletService } from "./wallet/wallet";
+
+/** How long a starting instance waits for its queues to load before it listens anyway (and answers 503 until they have). */
+const QUEUES_LOADED_WITHIN_MS = 10_000;
 
 export interface RunningService {
   port: number;
@@ -45,15 +51,21 @@ function instanceName(config: Config): string {
 
 export async function startService(config: Config): Promise<RunningService> {
   if (config.authSecretIsDevelopment) log.warn("AUTH_SECRET is not set: using the development secret");
+  // How long each step of a start took (ms since the start): what a restart under a waiting crowd is made of.
+  const startedAt = performance.now();
+  const startup: Record<string, number> = {};
+  const step = (name: string) => (startup[name] = Math.round(performance.now() - startedAt));
   const db = await openDatabase(config.database, config.ownershipLeaseMs);
   if (config.seedDemo && (await seedDemo(db))) log.info("demo concerts loaded");
+  step("database");
   const bus = await connectBus(config.nats, config.requestTimeoutMs, { whenNoResponder: requestOwner });
   // Before any actor starts, so the stream keeps the first event too.
   const stopEventStream = await keepEventStream(bus.nc);
+  step("nats");
   const instance = instanceName(config);
   const relay = new OutboxRelay(bus.nc, db, () => bus.connected(), { instance });
   await relay.start();
-  const events = new ConcertEventHost(bus.nc, db, relay, config, instance);
+  const events = new ConcertEventHost(bus.nc, db, bus, relay, config, instance);
   const queue = new QueueAdmissionHost(bus.nc, db, bus, relay, config, instance);
   const ownership = new Ownership(db, bus.nc, bus, { instance, leaseMs: config.ownershipLeaseMs, exclusive: db.engine === "pglite" }, { events, queue });
   const services: Service[] = [
@@ -63,23 +75,43 @@ export async function startService(config: Config): Promise<RunningService> {
     await startCatalogAdminService(bus.nc, db),
   ];
   await ownership.start();
+  step("ownership");
+  await queue.loaded(QUEUES_LOADED_WITHIN_MS);
+  step("queues");
   const views = new QueueViews(bus, { maxActive: config.queueMaxActive, activeTtlMs: config.queueActiveTtlMs }, queue);
   views.start();
   const streams = new QueueStreams(views);
+  const queueGate = new QueueGate(bus, views);
+  const maps = new SeatMapViews(bus, events);
+  maps.start();
+  const mapStreams = new SeatMapStreams(maps, (key, queueId) => queueGate.stillActive(key, queueId));
+  // A seat map stream ends with the turn of the token that opened it.
+  views.onChange((_, changes) => {
+    for (const change of changes) if (change.type === "expired") mapStreams.tokenEnded(fingerprintKey(change.fp)!);
+  });
   const { fetch } = createApp({
     config,
     bus,
-    queueGate: new QueueGate(bus, views),
+    queueGate,
     queues: {
       status: (token, userId) => views.status(token, userId),
       statusNow: (token, userId) => views.statusNow(token, userId),
       stream: (token) => streams.connect(token),
     },
+    seatMaps: {
+      sections: (eventId, admittedTo) => maps.sections(eventId, admittedTo),
+      availableList: (eventId, admittedTo, section) => maps.availableList(eventId, admittedTo, section),
+      stream: async (eventId, token) => {
+        const { queueId, key } = await queueGate.activeToken(token);
+        return mapStreams.connect(eventId, queueId, key);
+      },
+    },
     ready: async () => bus.connected() && (await databaseReachable(db)),
   });
   // Bun closes a connection idle for 10 s by default; a status stream is quiet for up to 15 s between pings.
   const server = Bun.serve({ port: config.port, fetch, maxRequestBodySize: SERVER_BODY_LIMIT, idleTimeout: 60 });
-  log.info("listening", { port: server.port, instance, database: config.database.kind, nats: config.nats.servers });
+  step("listening");
+  log.info("listening", { port: server.port, instance, database: config.database.kind, nats: config.nats.servers, startupMs: startup });
 
   return {
     port: server.port!,
@@ -89,8 +121,10 @@ export async function startService(config: Config): Promise<RunningService> {
     async stop() {
       // Stop taking requests, let in-flight ones finish, then the actors, NATS and the database, in that order.
       streams.close();
+      mapStreams.close();
       await server.stop();
       views.close();
+      maps.close();
       await ownership.stop();
       await Promise.all(services.map((s) => s.stop()));
       events.stop();

@@ -6,7 +6,7 @@ import { connect, RequestStrategy, type NatsConnection, type ServiceInfo } from 
 import type { TSchema } from "typebox";
 import { Compile } from "typebox/compile";
 import { decode, encode } from "../src/shared/codec";
-import { Api, checkerOf, DOMAIN_EVENTS, QueueViewChanges, QueueViewHeartbeat, ReplyOf } from "../src/shared/messages";
+import { Api, checkerOf, DOMAIN_EVENTS, QueueViewChanges, ReplyOf, SeatMapChanges, ViewHeartbeat } from "../src/shared/messages";
 import { eventSubject, queueSubject, Requests } from "../src/shared/subjects";
 import { startTestService, UserClient, type TestService } from "./support/service";
 
@@ -19,13 +19,13 @@ type Service = keyof typeof Api;
 /** A valid request for every endpoint, on a subject it is served on: the malformed ones are made from these. */
 const VALID: { [S in Service]: { [E in keyof (typeof Api)[S]]: [subject: string, payload: Record<string, unknown>] } } = {
   "concert-event": {
-    seats: [eventSubject(1, "seats"), { userId: 1, admittedTo: 0 }],
     occupy: [eventSubject(1, "occupy"), { userId: 1, admittedTo: 0, seatId: 1 }],
     reserve: [eventSubject(1, "reserve"), { userId: 1, admittedTo: 0, seatIds: [1, 2] }],
     release: [eventSubject(1, "release"), { userId: 1, admittedTo: 0, seatId: 1 }],
     pay: [eventSubject(1, "pay"), { userId: 1, reservationId: 1 }],
     cancel: [eventSubject(1, "cancel"), { userId: 1, reservationId: 1 }],
     warm: [eventSubject(1, "warm"), {}],
+    map: [eventSubject(1, "map"), { page: 0 }],
   },
   "queue-admission": {
     enter: [queueSubject(0, "enter"), { userId: 1 }],
@@ -235,6 +235,10 @@ describe("NATS messages against their schemas", () => {
     await buyer.call("GET", `/api/v1/users/${buyer.userId}/wallet`);
 
     const canceller = await fan();
+    // Seat lists and sections are answered by each instance's copy of the seat map, not by a request to the actor.
+    expect((await canceller.call("GET", `${seats}/sections`)).status).toBe(200);
+    await canceller.call("POST", `${seats}/occupy`, { seatId: fourth });
+    await canceller.call("DELETE", `${seats}/holds/${fourth}`);
     await canceller.call("POST", `${seats}/occupy`, { seatId: third });
     const unpaid = (await canceller.call("POST", `${seats}/reserve`, { seatIds: [third] })).body.data;
     expect((await canceller.call("DELETE", `/api/v1/reservations/${unpaid.id}`)).body.data.status).toBe("CANCELLED");
@@ -281,7 +285,9 @@ describe("NATS messages against their schemas", () => {
     };
     const feed: [string, TSchema][] = [
       ["rsv.view.queue.*", QueueViewChanges],
-      ["rsv.view.heartbeat", QueueViewHeartbeat],
+      ["rsv.view.event.*", SeatMapChanges],
+      ["rsv.view.heartbeat.queue", ViewHeartbeat],
+      ["rsv.view.heartbeat.event", ViewHeartbeat],
     ];
     const seen = new Set<string>();
     for (const { subject, data } of published) {
@@ -317,7 +323,9 @@ describe("NATS messages against their schemas", () => {
       "rsv.evt.wallet.charged",
       "rsv.evt.ownership.acquired",
       "rsv.view.queue.*",
-      "rsv.view.heartbeat",
+      "rsv.view.event.*",
+      "rsv.view.heartbeat.queue",
+      "rsv.view.heartbeat.event",
     ]) {
       expect(reached).toContain(pattern);
     }

@@ -69,13 +69,12 @@ export async function createEvent(db: Database, concertId: number, startsAt: num
     const [event] = await tx.query(`INSERT INTO concert_events (concert_id, starts_at) VALUES ($1, $2) RETURNING id`, [concertId, isoOf(startsAt)]);
     const eventId = Number(event!.id);
     const [seats] = await tx.query(
-      `WITH created AS (
-         INSERT INTO seats (concert_event_id, seat_number, price)
-         SELECT $1, s.name || '-' || n, s.price
-           FROM unnest($2::text[], $3::bigint[], $4::int[]) WITH ORDINALITY AS s(name, price, seats, ord),
-                generate_series(1, s.seats) AS n
-          ORDER BY s.ord, n
-         RETURNING 1)
+      `WITH listed AS (SELECT name, price, seats, ord - 1 AS ord FROM unnest($2::text[], $3::bigint[], $4::int[]) WITH ORDINALITY AS s(name, price, seats, ord)),
+            sections AS (INSERT INTO event_sections (concert_event_id, ord, name, price) SELECT $1, ord, name, price FROM listed),
+            created AS (
+              INSERT INTO seats (concert_event_id, seat_number, price, section)
+              SELECT $1, s.name || '-' || n, s.price, s.ord FROM listed s, generate_series(1, s.seats) AS n ORDER BY s.ord, n
+              RETURNING 1)
        SELECT count(*)::int AS n FROM created`,
       [eventId, sections.map((s) => s.name), sections.map((s) => s.price), sections.map((s) => s.seats)],
     );

@@ -7,12 +7,17 @@ const CONCERTS = [
   { title: "뉴진스 팬미팅", venue: "부산 벡스코 오디토리움" },
 ];
 
+/** The section of an event loaded without sections: the whole hall. */
+const WHOLE_HALL = "전체";
+
 export async function createEvent(tx: Queryable, concertId: number, startsAt: Date, seats: number): Promise<number> {
   const [event] = await tx.query<{ id: number }>(
     `INSERT INTO concert_events (concert_id, starts_at) VALUES ($1, $2) RETURNING id`,
     [concertId, startsAt.toISOString()],
   );
   const eventId = Number(event!.id);
+  // One section for the whole hall, priced (as a section shows it) at its lowest price.
+  await tx.query(`INSERT INTO event_sections (concert_event_id, ord, name, price) VALUES ($1, 0, $2, $3)`, [eventId, WHOLE_HALL, 50000]);
   await tx.query(
     // The first ten seats of every event are VIP.
     `INSERT INTO seats (concert_event_id, seat_number, price)

@@ -7,6 +7,9 @@ import { createActor, fromPromise, type Actor } from "xstate";
 import { concertEventMachine, EVENT_COMMAND_TYPES, type CommitInput, type EventCommand, type EventRequest } from "../../actors/concert-event";
 import { endOfTurn, mailboxDepth, pipelined } from "../../actors/durable-entity";
 import type { EventOp, OpResult } from "../../actors/seat-inventory";
+import { SeatMap, seatMapChangesOf, seatMapCodec, seatMapStateOf } from "../../actors/seat-map";
+import type { Publisher } from "../shared/bus";
+import { CommittedView, HEARTBEAT_MS } from "../shared/replicas";
 import { fail, type Reply } from "../shared/codec";
 import { commitConcertEvent, loadConcertEvent, releaseLapsed } from "./concert-event-store";
 import type { Config } from "../shared/config";
@@ -19,8 +22,8 @@ import { addService, endpoint, listen } from "../shared/nats-service";
 import { eventEntity, eventIdOf as eventOfEntity, type Entity } from "../cluster/ownership-store";
 import { settled, whenFenced, type Lease, type OwnerHost } from "../cluster/ownership";
 import type { TObject } from "typebox";
-import { Api, ConcertUpdated, type Exchange } from "../shared/messages";
-import { eventSubject, Events, message, type Outgoing } from "../shared/subjects";
+import { Api, ConcertUpdated, type Exchange, type SeatMapChange, type SeatMapSeats, type SeatMapState, type ViewHeartbeat, type ViewPageRequest } from "../shared/messages";
+import { eventSubject, Events, message, SeatMaps, type Outgoing } from "../shared/subjects";
 import { outboxEntry, type OutboxEntry, type OutboxRelay } from "../shared/outbox";
 
 type EventActor = Actor<typeof concertEventMachine>;
@@ -32,12 +35,18 @@ interface Running {
   owed: Set<(reply: Reply<unknown>) => void>;
 }
 
+/** What the event's actor has committed of its seat map, as every instance's copy takes it (see shared/replicas.ts). */
+type CommittedMap = CommittedView<SeatMap, SeatMapChange, SeatMapState, SeatMapSeats>;
+
 /** An event this instance owns: the lease (and epoch) it serves under, the NATS service that routes its commands here. */
 interface Owned {
+  eventId: number;
   lease: Lease;
-  logic: typeof concertEventMachine;
+  logic?: typeof concertEventMachine;
   service?: Service;
   running?: Running;
+  /** Kept while the actor rests (passivated): nothing changes the seats without it. */
+  committed?: CommittedMap;
 }
 
 /** The domain events one committed op stands for. */
@@ -99,45 +108,57 @@ function count(op: EventOp, result: OpResult): void {
   if (paid) paidAmount.inc(op.amount);
 }
 
+/** Seats per page of a seat map's copy (about 30 bytes each as JSON). */
+const MAP_PAGE = 20_000;
+
 export class ConcertEventHost implements OwnerHost {
   private readonly owned = new Map<number, Owned>();
   private readonly windows: Subscription;
+  private readonly heartbeat: ReturnType<typeof setInterval>;
   /** Events of what a claim released, until the claim's transaction has committed and the event is acquired. */
   private readonly claimedEvents = new Map<number, OutboxEntry>();
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly db: Database,
+    private readonly bus: Publisher,
     private readonly relay: OutboxRelay,
     private readonly config: Config,
     private readonly instance: string,
   ) {
     this.observeActors();
     this.windows = listen(nc, Events.allConcertUpdates, ConcertUpdated, (update) => void this.windowChanged(update));
+    this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
   }
 
   /**
-   * A concert's sale window moved: its events' live actors learn it now (one that is loading gets it once loaded);
-   * a stopped actor reads it from the database when it starts again. The window is read from the database, not taken
-   * from the event: an event can arrive twice (see shared/outbox.ts), and a late repeat must not undo a later edit.
+   * A concert's sale window moved: its events' live actors learn it now (one that is loading gets it once loaded), and
+   * so do the seat maps that every instance gates its answers with; a stopped actor reads it from the database when it
+   * starts again. The window is read from the database, not taken from the event: an event can arrive twice (see
+   * shared/outbox.ts), and a late repeat must not undo a later edit.
    */
   private async windowChanged({ concertId }: ConcertUpdated): Promise<void> {
-    if (![...this.owned.values()].some((owned) => owned.running)) return;
+    if (![...this.owned.values()].some((owned) => owned.running || owned.committed)) return;
     const [row] = await this.db.query(`SELECT sale_opens_at, sale_closes_at FROM concerts WHERE id = $1`, [concertId]).catch(() => []);
     if (!row) return;
     const opensAt = new Date(row.sale_opens_at as string).getTime();
     const closesAt = row.sale_closes_at === null ? undefined : new Date(row.sale_closes_at as string).getTime();
-    for (const { running } of this.owned.values()) running?.mailbox.post({ type: "window", concertId, opensAt, closesAt });
+    for (const owned of this.owned.values()) {
+      owned.running?.mailbox.post({ type: "window", concertId, opensAt, closesAt });
+      if (owned.committed?.view.concertId === concertId) this.publishMap(owned, [{ type: "window", opensAt, closesAt }]);
+    }
   }
 
   /** The actor logic for one ownership: every commit it makes is fenced by the lease's epoch. */
-  private logicFor(eventId: number, lease: Lease) {
+  private logicFor(owned: Owned) {
     const { db, relay } = this;
+    const { eventId, lease } = owned;
     const commit = pipelined(async (input: CommitInput) => {
       const eventsOf = (results: OpResult[]) => eventsEntry(eventId, input.ops, results);
       const { results, events } = await timedCommit("concert-event", input.ops.length, () =>
         storeCall("concert-event", commitConcertEvent(db, input.key, lease.epoch, input.ops, eventsOf)),
       ).catch(whenFenced(lease, "concert-event", eventEntity(eventId)));
+      this.publishMap(owned, seatMapChangesOf(input.ops));
       relay.publish(events);
       input.ops.forEach((op, i) => count(op, results[i] ?? null));
       return results;
@@ -145,10 +166,53 @@ export class ConcertEventHost implements OwnerHost {
     return concertEventMachine.provide({
       actors: {
         gather: endOfTurn,
-        load: fromPromise(({ input }: { input: { key: number } }) => storeCall("concert-event", loadConcertEvent(db, input.key))),
+        load: fromPromise(async ({ input }: { input: { key: number } }) => {
+          const snapshot = await storeCall("concert-event", loadConcertEvent(db, input.key));
+          owned.committed = snapshot ? new CommittedView(new SeatMap(seatMapStateOf(snapshot)), seatMapCodec, MAP_PAGE) : undefined;
+          return snapshot;
+        }),
         commit: fromPromise(({ input }: { input: CommitInput }) => commit(input)),
       },
     });
+  }
+
+  /** After a commit, before its replies: whoever hears of a hold finds the seat taken in every instance's seat map. */
+  private publishMap(owned: Owned, changes: SeatMapChange[]): void {
+    if (!owned.committed || changes.length === 0) return;
+    for (const message of owned.committed.commit(changes, 1)) this.bus.publish(SeatMaps.changes(owned.eventId), { eventId: owned.eventId, ...message });
+  }
+
+  /** Which version of each seat map this instance has committed: copies notice what they missed, or that it is alive. */
+  private beat(): void {
+    const views: ViewHeartbeat["views"] = [];
+    for (const { eventId, committed, lease } of this.owned.values()) {
+      if (committed && lease.valid()) views.push([eventId, committed.incarnation, committed.version]);
+    }
+    if (views.length > 0) this.bus.publish(SeatMaps.heartbeat, { views });
+  }
+
+  /** The committed seat map of an event this instance serves now: what its instance's read side answers from. */
+  committedMap(eventId: number): SeatMap | undefined {
+    const owned = this.owned.get(eventId);
+    return owned?.committed && owned.lease.valid() ? owned.committed.view : undefined;
+  }
+
+  /** The committed seat map of an event this instance owns, its actor woken to load it if it rests. */
+  async loadMap(eventId: number): Promise<SeatMap | undefined> {
+    const owned = this.owned.get(eventId);
+    if (!owned || !owned.lease.valid()) return undefined;
+    if (!owned.committed) await this.ask(eventId, { type: "warm" });
+    return this.committedMap(eventId);
+  }
+
+  /** A page of the committed seat map for an instance building its copy; an actor that rests is woken to load it first. */
+  private async mapOf(owned: Owned, request: ViewPageRequest): Promise<Reply<unknown>> {
+    if (!owned.committed) {
+      const warmed = await this.ask(owned.eventId, { type: "warm" });
+      if (!warmed.ok) return warmed;
+    }
+    if (!owned.committed || this.owned.get(owned.eventId) !== owned || !owned.lease.valid()) return fail("service_unavailable");
+    return owned.committed.page(request);
   }
 
   /** Whatever lapsed while no actor owned the event (after a crash, say) is released before its new owner loads it. */
@@ -163,7 +227,8 @@ export class ConcertEventHost implements OwnerHost {
 
   async acquire(entity: Entity, lease: Lease): Promise<void> {
     const eventId = eventOfEntity(entity)!;
-    const owned: Owned = { lease, logic: this.logicFor(eventId, lease) };
+    const owned: Owned = { eventId, lease };
+    owned.logic = this.logicFor(owned);
     this.owned.set(eventId, owned);
     const released = this.claimedEvents.get(eventId);
     if (released) this.relay.publish(released);
@@ -172,16 +237,24 @@ export class ConcertEventHost implements OwnerHost {
       this.nc,
       "concert-event",
       "콘서트 이벤트 액터: 좌석 점유, 예약, 결제",
-      EVENT_COMMAND_TYPES.map((name) =>
+      [
+        ...EVENT_COMMAND_TYPES.map((name) =>
+          endpoint({
+            name,
+            subject: eventSubject(eventId, name),
+            // One handler for the actor's commands: each request's fields are its command's, and the actor answers with
+            // the endpoint's response (the end-to-end tests check both against the schemas).
+            messages: Api["concert-event"][name] as Exchange<TObject>,
+            handle: (request) => this.ask(eventId, { type: name, ...request } as EventRequest),
+          }),
+        ),
         endpoint({
-          name,
-          subject: eventSubject(eventId, name),
-          // One handler for six commands: each request's fields are its command's, and the actor answers with the
-          // endpoint's response (the end-to-end tests check both against the schemas).
-          messages: Api["concert-event"][name] as Exchange<TObject>,
-          handle: (request) => this.ask(eventId, { type: name, ...request } as EventRequest),
+          name: "map",
+          subject: eventSubject(eventId, "map"),
+          messages: Api["concert-event"].map,
+          handle: (request) => this.mapOf(owned, request) as Promise<Reply<never>>,
         }),
-      ),
+      ],
       { event: String(eventId), instance: this.instance, epoch: String(lease.epoch) },
     );
   }
@@ -215,7 +288,7 @@ export class ConcertEventHost implements OwnerHost {
   private actorFor(eventId: number, owned: Owned): Running {
     const existing = owned.running;
     if (existing && existing.actor.getSnapshot().status === "active") return existing;
-    const actor = createActor(owned.logic, {
+    const actor = createActor(owned.logic!, {
       input: {
         key: eventId,
         holdTtlMs: this.config.seatHoldTtlMs,
@@ -276,6 +349,7 @@ export class ConcertEventHost implements OwnerHost {
 
   /** Last resort at shutdown, after the coordinator has handed everything over. */
   stop(): void {
+    clearInterval(this.heartbeat);
     this.windows.unsubscribe();
     for (const owned of this.owned.values()) {
       void owned.service?.stop();

@@ -12,8 +12,8 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const ms = (value: unknown) => (value instanceof Date ? value.getTime() : new Date(String(value)).getTime());
 const optionalMs = (value: unknown) => (value === null || value === undefined ? undefined : ms(value));
 
-/** A seat as the load's JSON carries it: id, number, price, status, holder, hold expiry (epoch ms), reservation. */
-type SeatRow = [number, string, number, SeatStatus, number | null, number | null, number | null];
+/** A seat as the load's JSON carries it: id, number, price, status, holder, hold expiry (epoch ms), reservation, section. */
+type SeatRow = [number, string, number, SeatStatus, number | null, number | null, number | null, number];
 
 export async function loadConcertEvent(db: Database, eventId: number): Promise<InventorySnapshot | null> {
   const [event] = await db.query(
@@ -26,11 +26,12 @@ export async function loadConcertEvent(db: Database, eventId: number): Promise<I
   // per-row decoding dominated (measured 0.7 s against 3–4.7 s under load).
   const [seatList] = await db.query(
     `SELECT coalesce(json_agg(json_build_array(id, seat_number, price, status, user_id,
-                                               (extract(epoch FROM hold_expires_at) * 1000)::bigint, reservation_id)
+                                               (extract(epoch FROM hold_expires_at) * 1000)::bigint, reservation_id, section)
                               ORDER BY id), '[]')::text AS seats
        FROM seats WHERE concert_event_id = $1`,
     [eventId],
   );
+  const sections = await db.query(`SELECT name, price FROM event_sections WHERE concert_event_id = $1 ORDER BY ord`, [eventId]);
   const reservationRows = await db.query(
     `SELECT r.id, r.user_id, r.total_amount, r.status, r.created_at, r.expires_at,
             p.id AS payment_id, p.amount AS payment_amount, p.paid_at,
@@ -40,10 +41,11 @@ export async function loadConcertEvent(db: Database, eventId: number): Promise<I
     [eventId],
   );
   const seats = (JSON.parse(String(seatList!.seats)) as SeatRow[]).map(
-    ([id, seatNumber, price, status, userId, holdExpiresAt, reservationId]): Seat => ({
+    ([id, seatNumber, price, status, userId, holdExpiresAt, reservationId, section]): Seat => ({
       id,
       seatNumber,
       price,
+      section,
       status,
       userId: userId ?? undefined,
       holdExpiresAt: holdExpiresAt ?? undefined,
@@ -70,7 +72,7 @@ export async function loadConcertEvent(db: Database, eventId: number): Promise<I
     opensAt: ms(event.sale_opens_at),
     closesAt: optionalMs(event.sale_closes_at),
   };
-  return { sale, seats, reservations };
+  return { sale, sections: sections.map((row) => ({ name: String(row.name), price: Number(row.price) })), seats, reservations };
 }
 
 async function expectRows(tx: Queryable, expected: number, sql: string, params: unknown[]) {

@@ -6,7 +6,7 @@ import type { Config } from "../shared/config";
 import { AppError } from "../shared/errors";
 import { eventSubject } from "../shared/subjects";
 import { QUEUE_TOKEN_FORMAT } from "../shared/queue-tokens";
-import type { QueueStatus } from "../shared/messages";
+import type { QueueStatus, SectionView } from "../shared/messages";
 import type { BearerVerifier } from "./auth";
 import { RateLimiter } from "./rate-limit";
 
@@ -31,11 +31,25 @@ export interface QueueReads {
   stream(token: string): Promise<Response>;
 }
 
+/**
+ * The events' seat maps as this instance's copies have them: never a request to an event's actor. Each throws AppError
+ * not_found_concert_event, service_unavailable while no trustworthy copy is held, or the sale gate's invalid_token,
+ * sale_not_open and sale_closed for a caller admitted by `admittedTo`.
+ */
+export interface SeatMapReads {
+  sections(eventId: number, admittedTo: number): Promise<SectionView[]>;
+  /** The body of `{"list": [...]}` (the seats on sale, in `section` or all); an unknown section is invalid_request. */
+  availableList(eventId: number, admittedTo: number, section?: string): Promise<string>;
+  /** The live seat map as Server-Sent Events for a queue token alone, or the errors above and the token's. */
+  stream(eventId: number, token: string): Promise<Response>;
+}
+
 export interface HttpDeps {
   config: Config;
   bus: Bus;
   queueGate: QueueGate;
   queues: QueueReads;
+  seatMaps: SeatMapReads;
   ready(): Promise<boolean>;
 }
 
@@ -45,11 +59,6 @@ export interface Api {
   verifyBearer: BearerVerifier;
   /** Sends a request to the actors over NATS, carrying the HTTP request's id; `timeoutMs` overrides REQUEST_TIMEOUT_MS. */
   ask<T>(request: Request, subject: string, payload: unknown, timeoutMs?: number): Promise<T>;
-  /**
-   * The same, answering `{"list": …}` with the reply's list as it came, neither parsed nor checked again here; readers
-   * of the same list at the same moment share one request (coalesced-reads.ts).
-   */
-  askList(request: Request, subject: string, payload: { userId: number; admittedTo: number }): Promise<Response>;
   limits: { queueEntries: RateLimiter; occupations: RateLimiter };
   /** Which event each reservation made through this instance belongs to (see ReservationEvents). */
   reservations: ReservationEvents;

@@ -9,8 +9,7 @@ import { pathnameOf, requestIdOf, ReservationEvents, responseRequestIdOf, type A
 import { adminRoutes } from "./admin-routes";
 import { bearerVerifier } from "./auth";
 import { InFlight, laneOf } from "./in-flight";
-import { CoalescedReads } from "./coalesced-reads";
-import { concertRoutes } from "./concert-routes";
+import { concertRoutes, seatStreamRoutes } from "./concert-routes";
 import { openApiDocument, swaggerUi, TAGS } from "./openapi";
 import { paymentRoutes } from "./payment-routes";
 import { queueAnswersAtOnce, queueRoutes, queueStreamRoutes } from "./queue-routes";
@@ -18,12 +17,11 @@ import { RateLimiter } from "./rate-limit";
 import * as S from "./schemas";
 import { walletRoutes } from "./wallet-routes";
 
-export type { HttpDeps, QueueGate, QueueReads } from "./api";
+export type { HttpDeps, QueueGate, QueueReads, SeatMapReads } from "./api";
 
 /** Bodies above this answer 413 payload_too_large from the catalog. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
-const encoder = new TextEncoder();
 /** What Elysia answers an object with; answers given at once say the same. */
 const JSON_TYPE = "application/json;charset=utf-8";
 
@@ -76,19 +74,11 @@ function errorResponse(code: ErrorCode, requestId?: string): Response {
 export function createApp(deps: HttpDeps) {
   const { bus, config } = deps;
   const inFlight = new InFlight(config.inFlightLimit);
-  // A list's answer depends only on its subject and the queue the reader was admitted from (the actor's gate).
-  const lists = new CoalescedReads<Uint8Array>();
   const api: Api = {
     deps,
     verifyBearer: bearerVerifier(config.authSecret),
     ask: (request, subject, payload, timeoutMs) =>
       inFlight.run(laneOf(subject), () => bus.request(subject, payload, requestIdOf(request), timeoutMs)),
-    askList: async (request, subject, payload) => {
-      const body = await lists.read(`${subject} ${payload.admittedTo}`, async () =>
-        encoder.encode(`{"list":${await inFlight.run(laneOf(subject), () => bus.requestText(subject, payload, requestIdOf(request)))}}`),
-      );
-      return new Response(body, { headers: { "content-type": "application/json", "x-request-id": requestIdOf(request) } });
-    },
     limits: { queueEntries: new RateLimiter(config.rateLimitQueue), occupations: new RateLimiter(config.rateLimitOccupy) },
     reservations: new ReservationEvents(),
   };
@@ -126,6 +116,7 @@ export function createApp(deps: HttpDeps) {
     .use(queueRoutes(api))
     .use(queueStreamRoutes(api))
     .use(concertRoutes(api))
+    .use(seatStreamRoutes(api))
     .use(paymentRoutes(api))
     .use(adminRoutes(api));
   return { app, fetch: serve(app.fetch, new Map(queueAnswersAtOnce(api))) };

@@ -4,7 +4,8 @@ import { AppError } from "../shared/errors";
 import { eventSubject, Requests } from "../shared/subjects";
 import { GLOBAL_QUEUE } from "../shared/queue-tokens";
 import type { Concert, ConcertEventSummary, HoldView, ReleasedSeatView, ReservationView } from "../shared/messages";
-import { idFrom, userApi, userTokenOf, withinBudget, type Api } from "./api";
+import { Elysia } from "elysia";
+import { idFrom, queueToken, userApi, userTokenOf, withinBudget, type Api } from "./api";
 import { BEARER, QUEUE_TOKEN, TAGS } from "./openapi";
 import * as S from "./schemas";
 
@@ -42,16 +43,41 @@ export function concertRoutes(api: Api) {
     )
     .get(
       "/concert-events/:concertEventId/available-seats",
-      async ({ params, userId, admitted, request }) => {
+      async ({ params, query, admitted, request }) => {
         const eventId = idFrom(params.concertEventId);
         const admittedTo = await admitted(userTokenOf(request));
-        // The list is the event actor's own, up to 100,000 seats: handed on as it came rather than parsed and re-encoded.
-        return api.askList(request, eventSubject(eventId, "seats"), { userId, admittedTo });
+        // From this instance's copy of the seat map, up to 100,000 seats: its JSON is kept until the map changes.
+        const body = await api.deps.seatMaps.availableList(eventId, admittedTo, query.section);
+        return new Response(body, { headers: { "content-type": "application/json;charset=utf-8" } });
       },
       {
         params: eventParams,
+        query: t.Object({ section: t.Optional(t.String({ description: "구역 이름 (없으면 모든 구역)", examples: ["VIP"] })) }),
         response: { 200: S.List(S.Seat, S.EXAMPLES.seat), ...S.errors(...seatErrors) },
-        detail: { tags: [TAGS.event], summary: "예약 가능한 좌석 조회", description: "점유, 예약, 판매되지 않은 좌석을 조회합니다.", security: [{ ...BEARER, ...QUEUE_TOKEN }] },
+        detail: {
+          tags: [TAGS.event],
+          summary: "예약 가능한 좌석 조회",
+          description: "점유, 예약, 판매되지 않은 좌석을 조회합니다. `section`을 주면 그 구역의 좌석만 조회합니다 (없는 구역은 400 invalid_request).",
+          security: [{ ...BEARER, ...QUEUE_TOKEN }],
+        },
+      },
+    )
+    .get(
+      "/concert-events/:concertEventId/sections",
+      async ({ params, admitted, request }) => {
+        const eventId = idFrom(params.concertEventId);
+        const admittedTo = await admitted(userTokenOf(request));
+        return { list: await api.deps.seatMaps.sections(eventId, admittedTo) };
+      },
+      {
+        params: eventParams,
+        response: { 200: S.List(S.SectionLive, S.EXAMPLES.section), ...S.errors(...seatErrors) },
+        detail: {
+          tags: [TAGS.event],
+          summary: "구역별 잔여 좌석",
+          description: "(beyond) 이벤트의 구역을 운영자가 등록한 순서대로, 가격과 좌석 수, 지금 예약 가능한 좌석 수와 함께 조회합니다.",
+          security: [{ ...BEARER, ...QUEUE_TOKEN }],
+        },
       },
     )
     .post(
@@ -113,4 +139,28 @@ export function concertRoutes(api: Api) {
         },
       },
     );
+}
+
+/** The live seat map: the queue token alone authenticates it, since a browser's EventSource cannot send headers. */
+export function seatStreamRoutes(api: Api) {
+  return new Elysia({ prefix: "/api/v1" }).get(
+    "/concert-events/:concertEventId/seats/stream",
+    ({ params, query }) => api.deps.seatMaps.stream(idFrom(params.concertEventId), queueToken(query.token)),
+    {
+      params: eventParams,
+      query: t.Object({ token: t.Optional(t.String({ description: "대기열 토큰 (ACTIVE)" })) }),
+      response: {
+        200: t.String({
+          description:
+            "text/event-stream: 처음에 `event: snapshot` ({\"version\": 812, \"available\": [1, 2, 5]}: 지금 예약 가능한 좌석의 id), 그 뒤로 250 ms에 한 번까지 `event: changes` ({\"version\": 815, \"taken\": [5], \"freed\": [2]}), 15초마다 `: ping`. 토큰이 ACTIVE가 아니게 되면 `event: error` ({\"code\": \"invalid_token\"})를 보내고 끝납니다.",
+        }),
+        ...S.errors(...seatErrors),
+      },
+      detail: {
+        tags: [TAGS.event],
+        summary: "실시간 좌석 배치도",
+        description: "(beyond) Server-Sent Events로 예약 가능한 좌석과 그 변화를 받아 봅니다. 대기열 토큰은 쿼리 문자열로 보내며, 서버는 쿼리 문자열을 기록하지 않습니다.",
+      },
+    },
+  );
 }

@@ -100,6 +100,12 @@ export const ConcertEvent = t.Object({
   availableSeats: Int({ minimum: 0, examples: [31] }),
 });
 export const Seat = t.Object({ id: Id, seatNumber: t.String({ examples: ["12"] }), price: Int({ minimum: 0, examples: [50000] }) });
+export const SectionLive = t.Object({
+  name: t.String({ examples: ["VIP"] }),
+  price: Int({ minimum: 0, examples: [198000], description: "구역의 가격 (좌석마다 가격이 다른 구역은 가장 낮은 가격)" }),
+  seats: Int({ minimum: 0, examples: [1050] }),
+  available: Int({ minimum: 0, examples: [312], description: "지금 예약 가능한 좌석 수" }),
+});
 export const Hold = t.Object({ ...Seat.properties, expirationTime: Time });
 export const ReleasedSeat = t.Object({ id: Id, seatNumber: t.String({ examples: ["12"] }), status: t.Literal("AVAILABLE") });
 export const OccupyBody = t.Object({ seatId: Id }, { examples: [{ seatId: 1 }] });
@@ -232,4 +238,5 @@ export const EXAMPLES = {
   },
   event: { id: 1, concertId: 1, startsAt: "2027-02-10T10:00:00.000Z", totalSeats: 50, availableSeats: 31 },
   seat: { id: 1, seatNumber: "12", price: 50000 },
+  section: { name: "VIP", price: 198000, seats: 1050, available: 312 },
 } as const;

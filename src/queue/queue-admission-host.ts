@@ -8,7 +8,7 @@ import type { NatsConnection, Service, Subscription } from "nats";
 import { createActor, fromPromise, type Actor } from "xstate";
 import { endOfTurn, mailboxDepth, pipelined, type CommitInput } from "../../actors/durable-entity";
 import { queueAdmissionMachine, type QueueCommand, type QueueOp, type QueueRequest, type QueueSnapshot } from "../../actors/queue-admission";
-import { QueueView, viewChangesOf, viewStateOf } from "../../actors/queue-view";
+import { QueueView, queueViewCodec, viewChangesOf } from "../../actors/queue-view";
 import type { Publisher } from "../shared/bus";
 import { fail, ok, type Reply } from "../shared/codec";
 import type { Config } from "../shared/config";
@@ -20,22 +20,18 @@ import { observe, queueAdmissions, timedCommit } from "../shared/metrics";
 import { addService, endpoint, listen } from "../shared/nats-service";
 import { settled, whenFenced, type Lease, type OwnerHost } from "../cluster/ownership";
 import { queueEntity, queueIdOf, type Entity } from "../cluster/ownership-store";
-import { Api, PaymentCompleted, type QueueViewHeartbeat, type QueueViewRequest, type QueueViewSnapshot, type ViewChange, type ViewTokens } from "../shared/messages";
+import { Api, PaymentCompleted, type ViewChange, type ViewHeartbeat, type ViewPageRequest, type ViewState, type ViewTokens } from "../shared/messages";
+import { CommittedView, HEARTBEAT_MS, type Snapshot } from "../shared/replicas";
 import { Events, message, QueueViews, queueSubject, type Outgoing } from "../shared/subjects";
 import { GLOBAL_QUEUE, tokenFingerprint } from "../shared/queue-tokens";
 import { DRAW_SEED_BYTES } from "../shared/draw-order";
 import { commitQueue, loadQueue } from "./queue-store";
 import { outboxEntry, RecentIds, type OutboxRelay } from "../shared/outbox";
 
-/** How often an owner tells every instance which version of its queues it has committed. */
-const HEARTBEAT_MS = 50;
 /** Changes per feed message: a commit of more goes out as several versions, each well under NATS's payload limit. */
 const CHANGES_PER_MESSAGE = 2_000;
 /** Tokens per page of a view's copy (about 60 bytes each as JSON). */
 const VIEW_PAGE = 10_000;
-/** How long an owner keeps the pages of one version of a view for the copies fetching them, and how many versions. */
-const PAGES_KEPT_MS = 30_000;
-const VERSIONS_KEPT = 3;
 /** Payments whose events were seen, to drop repeats: far more than a sale's payments in the minutes a repeat can lag. */
 const PAYMENTS_REMEMBERED = 100_000;
 
@@ -73,22 +69,8 @@ function domainEvent(queueId: number, op: QueueOp): Outgoing {
   }
 }
 
-/**
- * What the queue's actor has committed, as every instance's read model takes it. Rebuilt from every load of the actor
- * under a new incarnation, so read models that followed an earlier one know to start over; one version per commit.
- */
-interface Committed {
-  view: QueueView;
-  incarnation: string;
-  version: number;
-  /** The view at a few recent versions as pages, while copies fetch them. */
-  pages: Map<number, ViewPages>;
-}
-
-interface ViewPages {
-  first: QueueViewSnapshot;
-  rest: ViewTokens[];
-}
+/** What the queue's actor has committed, as every instance's read model takes it (see shared/replicas.ts). */
+type Committed = CommittedView<QueueView, ViewChange, ViewState, ViewTokens>;
 
 /** One queue while this instance owns it: the lease (and epoch) it serves under, and what serves it. */
 interface Owned {
@@ -148,9 +130,7 @@ export class QueueAdmissionHost implements OwnerHost {
         gather: endOfTurn,
         load: fromPromise<QueueSnapshot | null, { key: number }>(async () => {
           const snapshot = await storeCall("queue", loadQueue(db, queueId));
-          owned.committed = snapshot
-            ? { view: new QueueView(rules, viewStateOf(snapshot)), incarnation: randomBytes(6).toString("base64url"), version: 0, pages: new Map() }
-            : undefined;
+          owned.committed = snapshot ? new CommittedView(QueueView.of(rules, snapshot), queueViewCodec(rules), VIEW_PAGE) : undefined;
           return snapshot;
         }),
         commit: fromPromise(({ input }: { input: CommitInput<QueueOp> }) => commit(input)),
@@ -158,28 +138,28 @@ export class QueueAdmissionHost implements OwnerHost {
     });
   }
 
-  /**
-   * After a commit, before its replies: a client that holds a new token can already find it in every read model. A
-   * large commit goes out as several versions in a row, each a prefix of the commit's changes in order.
-   */
+  /** After a commit, before its replies: a client that holds a new token can already find it in every read model. */
   private publishChanges(owned: Owned, ops: QueueOp[]): void {
-    const committed = owned.committed!;
-    const changes = viewChangesOf(ops);
-    for (let at = 0; at < changes.length || at === 0; at += CHANGES_PER_MESSAGE) {
-      const part: ViewChange[] = changes.slice(at, at + CHANGES_PER_MESSAGE);
-      for (const change of part) committed.view.apply(change);
-      committed.version++;
-      this.bus.publish(QueueViews.changes(owned.queueId), { queueId: owned.queueId, incarnation: committed.incarnation, version: committed.version, changes: part });
+    for (const message of owned.committed!.commit(viewChangesOf(ops), CHANGES_PER_MESSAGE)) {
+      this.bus.publish(QueueViews.changes(owned.queueId), { queueId: owned.queueId, ...message });
     }
   }
 
   /** Which version of each queue this instance has committed: read models notice what they missed, or that it is alive. */
   private beat(): void {
-    const queues: QueueViewHeartbeat["queues"] = [];
+    const views: ViewHeartbeat["views"] = [];
     for (const { queueId, committed, lease } of this.owned.values()) {
-      if (committed && lease.valid()) queues.push([queueId, committed.incarnation, committed.version]);
+      if (committed && lease.valid()) views.push([queueId, committed.incarnation, committed.version]);
     }
-    if (queues.length > 0) this.bus.publish(QueueViews.heartbeat, { queues });
+    if (views.length > 0) this.bus.publish(QueueViews.heartbeat, { views });
+  }
+
+  /**
+   * Resolves once every queue this instance owns has loaded (or `limitMs` has passed): a restarted instance opens its
+   * doors then, rather than meet a waiting crowd's reconnections with nothing to answer them from.
+   */
+  loaded(limitMs: number): Promise<void> {
+    return settled(() => [...this.owned.values()].every((owned) => owned.committed !== undefined), limitMs);
   }
 
   /** The committed model of a queue this instance serves now; what its instance's read side answers from. */
@@ -188,32 +168,11 @@ export class QueueAdmissionHost implements OwnerHost {
     return owned?.committed && owned.lease.valid() ? owned.committed.view : undefined;
   }
 
-  /**
-   * A page of the committed view, for an instance building its copy. Page 0 cuts the view at its current version into
-   * pages (shared by every copy that asks at that version); later pages must name that version, which is kept for a
-   * while: a copy that asks too late starts over.
-   */
-  private viewOf(owned: Owned, request: QueueViewRequest): Reply<QueueViewSnapshot | ViewTokens> {
+  /** A page of the committed view, for an instance building its copy (see shared/replicas.ts). */
+  private viewOf(owned: Owned, request: ViewPageRequest): Reply<Snapshot<ViewState> | ViewTokens> {
     const committed = owned.committed;
     if (!committed || this.owned.get(owned.queueId) !== owned || !owned.lease.valid()) return fail("service_unavailable");
-    const page = request.page ?? 0;
-    if (page === 0) return ok(this.pagesOf(committed).first);
-    const kept = request.incarnation === committed.incarnation ? committed.pages.get(request.version ?? -1) : undefined;
-    if (!kept || page > kept.rest.length) return fail("service_unavailable");
-    return ok(kept.rest[page - 1]!);
-  }
-
-  /** The view cut into pages at its current version; a few versions are kept, each for a while, for copies under way. */
-  private pagesOf(committed: Committed): ViewPages {
-    const { version, incarnation, pages } = committed;
-    const kept = pages.get(version);
-    if (kept) return kept;
-    const { state, rest } = committed.view.pages(VIEW_PAGE);
-    const cut = { first: { incarnation, version, pages: rest.length + 1, state }, rest };
-    pages.set(version, cut);
-    if (pages.size > VERSIONS_KEPT) pages.delete(pages.keys().next().value!);
-    setTimeout(() => pages.get(version) === cut && pages.delete(version), PAGES_KEPT_MS).unref();
-    return cut;
+    return committed.page(request);
   }
 
   private actorOf(owned: Owned): QueueActor {

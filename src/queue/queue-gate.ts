@@ -5,7 +5,7 @@
 import type { Bus } from "../shared/bus";
 import { AppError } from "../shared/errors";
 import { queueSubject } from "../shared/subjects";
-import { QUEUE_TOKEN_FORMAT, queueOfToken } from "../shared/queue-tokens";
+import { QUEUE_TOKEN_FORMAT, queueOfToken, type FingerprintKey } from "../shared/queue-tokens";
 import type { QueueStatus } from "../shared/messages";
 import type { QueueViews } from "./queue-views";
 
@@ -29,6 +29,25 @@ export class QueueGate {
     const status = await this.ask(queueId, token, userId);
     if (status.status !== "ACTIVE") throw new AppError("queue_token_not_active");
     return queueId;
+  }
+
+  /**
+   * For what a queue token alone authenticates (a stream): the token's queue and fingerprint when it is ACTIVE in this
+   * instance's copy; invalid_token when it is not in the queue, queue_token_not_active while it waits, 503 without a
+   * copy to vouch for it.
+   */
+  async activeToken(token: string): Promise<{ queueId: number; key: FingerprintKey }> {
+    const found = await this.views.lookup(token);
+    if (found.kind === "unready") throw new AppError("service_unavailable");
+    if (found.kind === "absent") throw new AppError("invalid_token");
+    if (!found.view.isActive(found.slot)) throw new AppError("queue_token_not_active");
+    return { queueId: found.queueId, key: found.key };
+  }
+
+  /** Whether a token is still ACTIVE in this instance's copy (an unready copy gives it the benefit of the doubt). */
+  stillActive(key: FingerprintKey, queueId: number): boolean {
+    const view = this.views.viewOf(queueId);
+    return !view || view.lookup(key, Date.now()) >= 0;
   }
 
   private async ask(queueId: number, token: string, userId: number): Promise<QueueStatus> {

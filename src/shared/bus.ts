@@ -1,6 +1,6 @@
 // The NATS connection every part of the service shares, and the one request helper the HTTP side uses.
 import { ErrorCode, headers as natsHeaders, type MsgHdrs, type NatsConnection } from "nats";
-import { decode, encode, replyDataText, unwrap, type Reply } from "./codec";
+import { decode, encode, unwrap, type Reply } from "./codec";
 import { AppError } from "./errors";
 import { natsRequestDuration, subjectKind } from "./metrics";
 import type { NatsConfig } from "./config";
@@ -16,8 +16,6 @@ export interface Bus {
    * `timeoutMs` overrides the configured timeout, for the few requests that take long by nature.
    */
   request<T>(subject: string, payload: unknown, requestId?: string, timeoutMs?: number): Promise<T>;
-  /** The same, for a large reply handed on as it came: its data as JSON text, never parsed here. */
-  requestText(subject: string, payload: unknown, requestId?: string): Promise<string>;
   /** Publishes on a subject of messages.ts's scheme: the payload must be of the type its schema describes. */
   publish<Body>(subject: Topic<Body>, payload: NoInfer<Body>): void;
   /** False while the connection is down; requests then fail fast with 503 instead of waiting out the timeout. */
@@ -115,17 +113,6 @@ export async function connectBus(nats: NatsConfig, requestTimeoutMs: number, opt
       const reply = decode<Reply<T>>(msg.data);
       stop({ outcome: reply.ok ? "ok" : reply.code });
       return unwrap(reply);
-    },
-    async requestText(subject: string, payload: unknown, requestId?: string): Promise<string> {
-      const { msg, stop } = await exchange(subject, payload, requestId, requestTimeoutMs);
-      try {
-        const text = replyDataText(msg.data);
-        stop({ outcome: "ok" });
-        return text;
-      } catch (refusal) {
-        stop({ outcome: refusal instanceof AppError ? refusal.code : "unavailable" });
-        throw refusal;
-      }
     },
     publish(subject, payload) {
       if (nc.isClosed()) return;

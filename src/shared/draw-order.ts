@@ -60,10 +60,16 @@ export function drawnOrder(seed: Uint8Array, seqs: ArrayLike<number>): Int32Arra
 export const drawKeySql = (seed: string, seq: string) => `substring(sha256(${seed} || int8send(${seq})) from 1 for 6)`;
 
 /**
+ * Whether token `q` entered its concert's queue before the sale opened at `opensAt` (a timestamptz), in SQL: it waits
+ * for the draw, or has its drawn place. The opening cannot move once it has come, so this holds for good once drawn.
+ */
+export const prequeueSql = (q: string, opensAt: string) => `${q}.issued_at < ${opensAt}`;
+
+/**
  * The admission order of a queue's tokens in SQL, for `q` (queue_tokens) and `c` (its concert, NULL for the global
  * queue): the pre-queue in drawn order, then everyone else in arrival order. Queues drawn before seeds were stored kept
  * each place in `q.draw`; a queue has one kind of draw or the other, never both.
  */
 export const ADMISSION_ORDER_SQL = `(CASE WHEN q.draw IS NOT NULL THEN lpad(q.draw::text, 16, '0')
-              WHEN c.queue_draw_seed IS NOT NULL AND q.issued_at < c.sale_opens_at
+              WHEN c.queue_draw_seed IS NOT NULL AND ${prequeueSql("q", "c.sale_opens_at")}
               THEN encode(${drawKeySql("c.queue_draw_seed", "q.seq")}, 'hex') END) NULLS LAST, q.seq`;

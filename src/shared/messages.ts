@@ -67,7 +67,6 @@ export const NewEvent = Message({ concertId: Id, startsAt: Time, sections: Type.
 export const EntityRequest = Message({ entity: Type.String({ pattern: "^(?:event:[1-9][0-9]{0,15}|queue(?::[1-9][0-9]{0,15})?)$" }) });
 
 /** Seat commands say which queue admitted the caller: a concert's queue admits to that concert's events only. */
-export const SeatsRequest = Message({ userId: Id, admittedTo: QueueId });
 export const SeatRequest = Message({ userId: Id, admittedTo: QueueId, seatId: Id });
 export const ReserveRequest = Message({ userId: Id, admittedTo: QueueId, seatIds: Ids });
 export const ReservationRequest = Message({ userId: Id, reservationId: Id });
@@ -170,15 +169,47 @@ export const ViewState = Message({
 });
 /** What an owner publishes on `rsv.view.queue.<queueId>` after each commit of a queue. */
 export const QueueViewChanges = Message({ queueId: QueueId, incarnation: Type.String(), version: Count, changes: Type.Array(ViewChange) });
-/** Every 50 ms, per owner, on `rsv.view.heartbeat`: each owned queue's incarnation and committed version. */
-export const QueueViewHeartbeat = Message({ queues: Type.Array(Type.Tuple([QueueId, Type.String(), Count])) });
+/** Every 50 ms, per owner and kind (`rsv.view.heartbeat.queue`, `.event`): each model's id, incarnation and committed version. */
+export const ViewHeartbeat = Message({ views: Type.Array(Type.Tuple([QueueId, Type.String(), Count])) });
 /**
- * `rsv.queue.<id>.view`: page 0 starts a copy of the owner's committed view; later pages name the version they belong
- * to, and are refused (service_unavailable) once the owner no longer keeps that version's pages.
+ * A page of an owner's committed view (`rsv.queue.<id>.view`, `rsv.event.<id>.map`): page 0 starts a copy; later pages
+ * name the version they belong to, and are refused (service_unavailable) once the owner no longer keeps its pages.
  */
-export const QueueViewRequest = Message({ page: Type.Optional(Count), incarnation: Type.Optional(Type.String()), version: Type.Optional(Count) });
+export const ViewPageRequest = Message({
+  page: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000 })),
+  incarnation: Type.Optional(Type.String()),
+  version: Type.Optional(Count),
+});
 /** The owner's answer to page 0 of `rsv.queue.<id>.view`: the view at one version, and how many pages it has. */
 export const QueueViewSnapshot = Message({ incarnation: Type.String(), version: Count, pages: Type.Integer({ minimum: 1 }), state: ViewState });
+
+// ---- the seat maps' feed --------------------------------------------------------------------------------------
+
+/** Who may see an event's seats, and when: the concert whose queue admits to it, and its sale window. */
+export const SaleWindow = Message({ concertId: Id, opensAt: EpochMs, closesAt: Type.Optional(EpochMs) });
+const SectionName = Type.String({ pattern: "^[\\p{L}\\p{N}_-]{1,20}$", description: "letters of any script, digits, _ and -" });
+export const SectionInfo = Message({ name: SectionName, price: Money });
+/** Seats of a seat map, a column per field, ascending by id (a 100,000-seat hall travels in pages of these). */
+export const SeatMapSeats = Message({
+  ids: Type.Array(Id),
+  numbers: Type.Array(Type.String()),
+  prices: Type.Array(Money),
+  sections: Type.Array(Type.Integer({ minimum: 0, maximum: 49 }), { description: "the index of each seat's section" }),
+  available: Type.String({ pattern: "^[01]*$", description: "1 for a seat on sale, one character a seat" }),
+});
+/** Everything a seat map is made of (its first page of seats; the rest follow as SeatMapSeats). */
+export const SeatMapState = Message({ sale: SaleWindow, sections: Type.Array(SectionInfo, { minItems: 1, maxItems: 50 }), seats: SeatMapSeats });
+/** What a commit changed: seats that went off sale and seats back on it (disjoint), or a new sale window. */
+export const SeatMapChange = Type.Union([
+  Message({ type: Type.Literal("seats"), taken: Type.Array(Id), freed: Type.Array(Id) }),
+  Message({ type: Type.Literal("window"), opensAt: EpochMs, closesAt: Type.Optional(EpochMs) }),
+]);
+/** What an event's owner publishes on `rsv.view.event.<eventId>` after each commit that moved a seat on or off sale. */
+export const SeatMapChanges = Message({ eventId: Id, incarnation: Type.String(), version: Count, changes: Type.Array(SeatMapChange) });
+/** The owner's answer to page 0 of `rsv.event.<id>.map`. */
+export const SeatMapSnapshot = Message({ incarnation: Type.String(), version: Count, pages: Type.Integer({ minimum: 1 }), state: SeatMapState });
+/** A section as buyers see it: its price, its seats, and how many are on sale now. */
+export const SectionView = Message({ name: SectionName, price: Money, seats: Count, available: Count });
 
 // ---- domain events --------------------------------------------------------------------------------------------
 
@@ -263,7 +294,6 @@ const exchange = <Request extends TSchema, Response extends TSchema>(request: Re
 /** Every endpoint of every NATS service, by service and endpoint name; the subjects are in subjects.ts. */
 export const Api = {
   "concert-event": {
-    seats: exchange(SeatsRequest, Type.Array(SeatView)),
     occupy: exchange(SeatRequest, HoldView),
     reserve: exchange(ReserveRequest, ReservationView),
     release: exchange(SeatRequest, ReleasedSeatView),
@@ -271,13 +301,15 @@ export const Api = {
     cancel: exchange(ReservationRequest, ReservationView),
     /** Answered once the event is loaded: an operator's new event is warmed before its 201. */
     warm: exchange(NoPayload, Type.Null()),
+    /** A page of the committed seat map, for an instance building its copy (shared/replicas.ts). */
+    map: exchange(ViewPageRequest, Type.Union([SeatMapSnapshot, SeatMapSeats])),
   },
   "queue-admission": {
     enter: exchange(UserRequest, QueueTicket),
     status: exchange(QueueTokenRequest, QueueStatus),
     leave: exchange(QueueTokenRequest, QueueLeft),
     update: exchange(ConcertEdit, Type.Null()),
-    view: exchange(QueueViewRequest, Type.Union([QueueViewSnapshot, ViewTokens])),
+    view: exchange(ViewPageRequest, Type.Union([QueueViewSnapshot, ViewTokens])),
   },
   wallet: {
     balance: exchange(UserRequest, Balance),
@@ -339,11 +371,18 @@ export type ReservationView = Static<typeof ReservationView>;
 export type PaymentView = Static<typeof PaymentView>;
 export type QueueSale = Static<typeof QueueSale>;
 export type ViewTokens = Static<typeof ViewTokens>;
-export type QueueViewRequest = Static<typeof QueueViewRequest>;
+export type ViewPageRequest = Static<typeof ViewPageRequest>;
+export type SaleWindow = Static<typeof SaleWindow>;
+export type SeatMapSeats = Static<typeof SeatMapSeats>;
+export type SeatMapState = Static<typeof SeatMapState>;
+export type SeatMapChange = Static<typeof SeatMapChange>;
+export type SeatMapChanges = Static<typeof SeatMapChanges>;
+export type SeatMapSnapshot = Static<typeof SeatMapSnapshot>;
+export type SectionView = Static<typeof SectionView>;
 export type ViewChange = Static<typeof ViewChange>;
 export type ViewState = Static<typeof ViewState>;
 export type QueueViewChanges = Static<typeof QueueViewChanges>;
-export type QueueViewHeartbeat = Static<typeof QueueViewHeartbeat>;
+export type ViewHeartbeat = Static<typeof ViewHeartbeat>;
 export type QueueViewSnapshot = Static<typeof QueueViewSnapshot>;
 export type SeatHeld = Static<typeof SeatHeld>;
 export type SeatReleased = Static<typeof SeatReleased>;

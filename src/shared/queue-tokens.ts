@@ -44,12 +44,11 @@ export function tokenFingerprint(token: string): string {
   return fingerprintOf(tokenKey(token));
 }
 
+/** 24 bits as 4 base64url characters, most significant first. */
+const quad = (bits: number) => BASE64URL[bits >>> 18]! + BASE64URL[(bits >>> 12) & 63]! + BASE64URL[(bits >>> 6) & 63]! + BASE64URL[bits & 63]!;
+
 /** 48 bits as 8 base64url characters, most significant first. */
-function sextets(value: number): string {
-  let text = "";
-  for (let shift = 42; shift >= 0; shift -= 6) text += BASE64URL[Math.floor(value / 2 ** shift) % 64];
-  return text;
-}
+const sextets = (value: number) => quad(Math.floor(value / 2 ** 24)) + quad(value % 2 ** 24);
 
 export function fingerprintOf(key: FingerprintKey): string {
   return sextets(key.hi) + sextets(key.lo);

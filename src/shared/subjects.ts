@@ -36,7 +36,7 @@ export const Requests = {
 } as const;
 
 /** Commands for one concert event actor: `rsv.event.<eventId>.<command>`. */
-export type EventCommandName = "seats" | "occupy" | "reserve" | "release" | "pay" | "cancel" | "warm";
+export type EventCommandName = "occupy" | "reserve" | "release" | "pay" | "cancel" | "warm" | "map";
 
 export function eventSubject(eventId: number, command: EventCommandName): string {
   return `rsv.event.${eventId}.${command}`;
@@ -61,7 +61,14 @@ export function queueSubject(queueId: number, command: QueueCommandName): string
 export const QueueViews = {
   changes: (queueId: number) => topic<M.QueueViewChanges>(`rsv.view.queue.${queueId}`),
   allChanges: topic<M.QueueViewChanges>("rsv.view.queue.*"),
-  heartbeat: topic<M.QueueViewHeartbeat>("rsv.view.heartbeat"),
+  heartbeat: topic<M.ViewHeartbeat>("rsv.view.heartbeat.queue"),
+} as const;
+
+/** The events' seat maps, followed by every instance the same way (`rsv.event.<id>.map` answers a copy's pages). */
+export const SeatMaps = {
+  changes: (eventId: number) => topic<M.SeatMapChanges>(`rsv.view.event.${eventId}`),
+  allChanges: topic<M.SeatMapChanges>("rsv.view.event.*"),
+  heartbeat: topic<M.ViewHeartbeat>("rsv.view.heartbeat.event"),
 } as const;
 
 interface SeatEvents {

@@ -9,9 +9,11 @@ const T0 = 1_700_000_000_000;
 const DAY = 86_400_000;
 /** An event of concert 1, a month away, on sale since long ago. */
 const SALE: SaleFacts = { concertId: 1, startsAt: T0 + 30 * DAY, opensAt: 0 };
+/** One section for the whole hall, as events loaded without sections have. */
+const HALL = [{ name: "전체", price: 50_000 }];
 
 function seats(n: number, price = 50_000): Seat[] {
-  return Array.from({ length: n }, (_, i) => ({ id: i + 1, seatNumber: String(i + 1), price, status: "AVAILABLE" as const }));
+  return Array.from({ length: n }, (_, i) => ({ id: i + 1, seatNumber: String(i + 1), price, section: 0, status: "AVAILABLE" as const }));
 }
 
 function deferred<T>() {
@@ -22,7 +24,7 @@ function deferred<T>() {
 }
 
 /** A fake database: hands out ids, debits a wallet map, and can be paused or made to fail. */
-function harness(snapshot: InventorySnapshot | null = { sale: SALE, seats: seats(10), reservations: [] }, options: { maxSeatsPerUser?: number; idleMs?: number } = {}) {
+function harness(snapshot: InventorySnapshot | null = { sale: SALE, sections: HALL, seats: seats(10), reservations: [] }, options: { maxSeatsPerUser?: number; idleMs?: number } = {}) {
   const clock = new SimulatedClock();
   clock.set(T0);
   const batches: EventOp[][] = [];
@@ -122,12 +124,12 @@ describe("concert-event actor: holds", () => {
     expect(h.batches.length).toBe(1);
   });
 
-  test("unknown seat is not_found_seat; available seats exclude held ones", async () => {
+  test("unknown seat is not_found_seat; a held seat is unavailable to everyone else", async () => {
     const h = harness();
     expect(await h.ask({ type: "occupy", admittedTo: 0, userId: 1, seatId: 99 })).toEqual({ ok: false, code: "not_found_seat" });
     await h.ask({ type: "occupy", admittedTo: 0, userId: 1, seatId: 1 });
-    const list = await h.ask<{ id: number }[]>({ type: "seats", admittedTo: 0, userId: 2 });
-    expect(list.ok && list.data.map((s) => s.id)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(await h.ask({ type: "occupy", admittedTo: 0, userId: 2, seatId: 1 })).toEqual({ ok: false, code: "seat_unavailable" });
+    expect((await h.ask({ type: "occupy", admittedTo: 0, userId: 2, seatId: 2 })).ok).toBe(true);
   });
 
   test("a user may hold or reserve at most maxSeatsPerUser seats", async () => {
@@ -256,7 +258,7 @@ describe("concert-event actor: reservations and payment", () => {
 
 describe("concert-event actor: group commit and recovery", () => {
   test("no reply before commit; commands arriving meanwhile share the next single transaction", async () => {
-    const h = harness({ sale: SALE, seats: seats(50), reservations: [] }, { maxSeatsPerUser: 1 });
+    const h = harness({ sale: SALE, sections: HALL, seats: seats(50), reservations: [] }, { maxSeatsPerUser: 1 });
     const release = h.pause();
     const replies: Reply<unknown>[] = [];
     const occupy = (user: number) => void h.ask({ type: "occupy", admittedTo: 0, userId: user, seatId: user }).then((r) => replies.push(r));
@@ -274,7 +276,7 @@ describe("concert-event actor: group commit and recovery", () => {
   });
 
   test("commands that arrive together go into one transaction, the first one included", async () => {
-    const h = harness({ sale: SALE, seats: seats(50), reservations: [] }, { maxSeatsPerUser: 1 });
+    const h = harness({ sale: SALE, sections: HALL, seats: seats(50), reservations: [] }, { maxSeatsPerUser: 1 });
     const replies = await Promise.all([1, 2, 3, 4, 5].map((user) => h.ask({ type: "occupy", admittedTo: 0, userId: user, seatId: user })));
     expect(replies.every((r) => r.ok)).toBe(true);
     expect(h.batches.map((b) => b.length)).toEqual([5]);
@@ -283,7 +285,7 @@ describe("concert-event actor: group commit and recovery", () => {
   test("a failed commit fails every waiting command and reloads memory from the database", async () => {
     const h = harness();
     await h.ask({ type: "occupy", admittedTo: 0, userId: 1, seatId: 1 });
-    const committed = { sale: SALE, seats: seats(10).map((s) => (s.id === 1 ? { ...s, status: "HELD" as const, userId: 1, holdExpiresAt: h.clock.now() + TTL } : s)), reservations: [] };
+    const committed = { sale: SALE, sections: HALL, seats: seats(10).map((s) => (s.id === 1 ? { ...s, status: "HELD" as const, userId: 1, holdExpiresAt: h.clock.now() + TTL } : s)), reservations: [] };
     h.setSnapshot(committed);
     h.failNextCommit(Object.assign(new Error("connection lost"), { code: "service_unavailable" }));
     const release = h.pause();
@@ -306,6 +308,7 @@ describe("concert-event actor: group commit and recovery", () => {
     list[2] = { ...list[2]!, status: "RESERVED", userId: 2, reservationKey: "db9" };
     const h = harness({
       sale: SALE,
+      sections: HALL,
       seats: list,
       reservations: [{ key: "db9", id: 9, userId: 2, seatIds: [3], totalAmount: 50_000, createdAt: clock0 - TTL, expiresAt: clock0 - 5, status: "PENDING" }],
     });
@@ -326,7 +329,7 @@ describe("concert-event actor: group commit and recovery", () => {
 
   test("an event that does not exist answers not_found_concert_event", async () => {
     const h = harness(null);
-    expect(await h.ask({ type: "seats", admittedTo: 0, userId: 1 })).toEqual({ ok: false, code: "not_found_concert_event" });
+    expect(await h.ask({ type: "occupy", admittedTo: 0, userId: 1, seatId: 1 })).toEqual({ ok: false, code: "not_found_concert_event" });
   });
 
   test("an idle actor with no live holds stops itself (passivation)", async () => {
@@ -360,7 +363,7 @@ describe("concert-event actor: commands delivered together", () => {
         as("first", { type: "occupy", admittedTo: 0, userId: 1, seatId: 1 }),
         as("second on the same seat", { type: "occupy", admittedTo: 0, userId: 2, seatId: 1 }),
         as("another seat", { type: "occupy", admittedTo: 0, userId: 2, seatId: 2 }),
-        as("read", { type: "seats", admittedTo: 0, userId: 3 }),
+        as("after both", { type: "occupy", admittedTo: 0, userId: 3, seatId: 2 }),
       ],
     });
     await h.settle();
@@ -368,9 +371,7 @@ describe("concert-event actor: commands delivered together", () => {
     expect(replies.get("first")?.ok).toBe(true);
     expect(replies.get("second on the same seat")).toEqual({ ok: false, code: "seat_unavailable" });
     expect(replies.get("another seat")?.ok).toBe(true);
-    const available = (replies.get("read") as { ok: true; data: { id: number }[] }).data.map((s) => s.id);
-    expect(available).not.toContain(1);
-    expect(available).not.toContain(2);
+    expect(replies.get("after both")).toEqual({ ok: false, code: "seat_unavailable" });
     expect(h.batches.map((b) => b.map((op) => op.type))).toEqual([["held", "held"]]);
   });
 
@@ -386,7 +387,7 @@ describe("concert-event actor: commands delivered together", () => {
     const missing = harness(null);
     await missing.settle();
     const late = collect();
-    missing.actor.send({ type: "commands", commands: [late.as("a", { type: "occupy", admittedTo: 0, userId: 1, seatId: 1 }), late.as("b", { type: "seats", admittedTo: 0, userId: 2 })] });
+    missing.actor.send({ type: "commands", commands: [late.as("a", { type: "occupy", admittedTo: 0, userId: 1, seatId: 1 }), late.as("b", { type: "warm" })] });
     expect(late.replies.get("a")).toEqual({ ok: false, code: "not_found_concert_event" });
     expect(late.replies.get("b")).toEqual({ ok: false, code: "not_found_concert_event" });
   });
@@ -395,12 +396,11 @@ describe("concert-event actor: commands delivered together", () => {
 describe("concert-event actor: the sale window, who may enter, giving seats back", () => {
   const OPENS = T0 + 60_000;
   const CLOSES = T0 + 120_000;
-  const windowed = () => harness({ sale: { ...SALE, opensAt: OPENS, closesAt: CLOSES }, seats: seats(10), reservations: [] });
+  const windowed = () => harness({ sale: { ...SALE, opensAt: OPENS, closesAt: CLOSES }, sections: HALL, seats: seats(10), reservations: [] });
 
   test("seat commands answer sale_not_open before the opening and sale_closed from the close, to the millisecond", async () => {
     const h = windowed();
     const seatCommands = (seatId: number): EventRequest[] => [
-      { type: "seats", admittedTo: 0, userId: 1 },
       { type: "occupy", admittedTo: 0, userId: 1, seatId },
       { type: "reserve", admittedTo: 0, userId: 1, seatIds: [seatId] },
       { type: "release", admittedTo: 0, userId: 1, seatId },
@@ -441,7 +441,7 @@ describe("concert-event actor: the sale window, who may enter, giving seats back
   test("a concert's queue admits to its own events only; the global queue to every one", async () => {
     const h = harness();
     expect(await h.ask({ type: "occupy", admittedTo: 2, userId: 1, seatId: 1 })).toEqual({ ok: false, code: "invalid_token" });
-    expect(await h.ask({ type: "seats", admittedTo: 2, userId: 1 })).toEqual({ ok: false, code: "invalid_token" });
+    expect(await h.ask({ type: "release", admittedTo: 2, userId: 1, seatId: 1 })).toEqual({ ok: false, code: "invalid_token" });
     expect((await h.ask({ type: "occupy", admittedTo: 1, userId: 1, seatId: 1 })).ok).toBe(true);
     expect((await h.ask({ type: "occupy", admittedTo: 0, userId: 1, seatId: 2 })).ok).toBe(true);
   });

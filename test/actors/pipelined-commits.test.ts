@@ -14,9 +14,11 @@ const T0 = 1_700_000_000_000;
 const DAY = 86_400_000;
 /** An event of concert 1, a month away, on sale since long ago. */
 const SALE: SaleFacts = { concertId: 1, startsAt: T0 + 30 * DAY, opensAt: 0 };
+/** One section for the whole hall, as events loaded without sections have. */
+const HALL = [{ name: "전체", price: 50_000 }];
 
 function seats(n: number): Seat[] {
-  return Array.from({ length: n }, (_, i) => ({ id: i + 1, seatNumber: String(i + 1), price: 50_000, status: "AVAILABLE" as const }));
+  return Array.from({ length: n }, (_, i) => ({ id: i + 1, seatNumber: String(i + 1), price: 50_000, section: 0, status: "AVAILABLE" as const }));
 }
 
 interface Transaction {
@@ -27,7 +29,7 @@ interface Transaction {
 }
 
 /** The actor with a commit adapter that holds every transaction until the test commits or fails it. */
-function harness(snapshot: InventorySnapshot = { sale: SALE, seats: seats(20), reservations: [] }) {
+function harness(snapshot: InventorySnapshot = { sale: SALE, sections: HALL, seats: seats(20), reservations: [] }) {
   const clock = new SimulatedClock();
   clock.set(T0);
   const transactions: Transaction[] = [];
@@ -124,7 +126,7 @@ describe("pipelined commits", () => {
     h.send("a", { type: "occupy", admittedTo: 0, userId: 1, seatId: 1 });
     await h.settle();
     h.send("b", { type: "occupy", admittedTo: 0, userId: 2, seatId: 2 });
-    h.send("read", { type: "seats", admittedTo: 0, userId: 3 });
+    h.send("read", { type: "warm" });
     await h.settle();
     h.transactions[1]!.commit();
     await h.settle();
@@ -136,7 +138,7 @@ describe("pipelined commits", () => {
   });
 
   test("no reply leaves before its own change and every earlier one has committed", async () => {
-    const h = harness({ sale: SALE, seats: seats(40), reservations: [] });
+    const h = harness({ sale: SALE, sections: HALL, seats: seats(40), reservations: [] });
     await h.settle();
     /** Which transaction carried each tagged command. */
     const carriedBy = new Map<string, number>();
@@ -179,7 +181,7 @@ describe("pipelined commits", () => {
     h.send("b", { type: "occupy", admittedTo: 0, userId: 2, seatId: 2 });
     await h.settle();
     // What the database holds after the first failed and the second, which needed it, was refused.
-    h.setSnapshot({ sale: SALE, seats: seats(20).map((s) => (s.id === 5 ? { ...s, status: "SOLD", userId: 9, reservationKey: "db1" } : s)), reservations: [] });
+    h.setSnapshot({ sale: SALE, sections: HALL, seats: seats(20).map((s) => (s.id === 5 ? { ...s, status: "SOLD", userId: 9, reservationKey: "db1" } : s)), reservations: [] });
     h.transactions[0]!.fail();
     await h.settle();
     expect(h.loads).toBe(1);

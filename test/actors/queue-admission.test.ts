@@ -193,7 +193,7 @@ describe("queue-admission actor", () => {
   test("a failed commit fails its commands and reloads the queue from the database", async () => {
     const h = harness({ maxActive: 1 });
     const a = await h.data({ type: "enter", userId: 1 });
-    h.setSnapshot({ tokens: [{ token: a.token, userId: 1, seq: 1, status: "ACTIVE", issuedAt: T0, activatedAt: T0, expiresAt: T0 + TTL }], nextSeq: 2 });
+    h.setSnapshot({ tokens: [{ token: a.token, userId: 1, seq: 1, status: "ACTIVE", expiresAt: T0 + TTL }], nextSeq: 2 });
     h.failNextCommit();
     expect(await h.ask({ type: "enter", userId: 2 })).toEqual({ ok: false, code: "service_unavailable" });
     expect(h.loads).toBe(2);
@@ -208,9 +208,9 @@ describe("queue-admission actor", () => {
       snapshot: {
         nextSeq: 10,
         tokens: [
-          { token: "w-9", userId: 9, seq: 9, status: "WAITING", issuedAt: T0 - 500 },
-          { token: "a-3", userId: 3, seq: 3, status: "ACTIVE", issuedAt: T0 - TTL, activatedAt: T0 - TTL, expiresAt: T0 - 1 },
-          { token: "w-5", userId: 5, seq: 5, status: "WAITING", issuedAt: T0 - 900 },
+          { token: "w-9", userId: 9, seq: 9, status: "WAITING" },
+          { token: "a-3", userId: 3, seq: 3, status: "ACTIVE", expiresAt: T0 - 1 },
+          { token: "w-5", userId: 5, seq: 5, status: "WAITING" },
         ],
       },
     });
@@ -350,23 +350,24 @@ describe("a concert's queue: the pre-queue and a fair opening", () => {
       userId: user,
       seq,
       status: "WAITING" as const,
-      issuedAt: OPENS - 10_000 + seq,
+      prequeue: true,
       ...(draw === undefined ? {} : { draw }),
     });
+    // Places stored one per token, as queues drawn before seeds were stored keep them.
     const drawn = harness({
       maxActive: 1,
       snapshot: concertQueue({ openedAt: OPENS - 5 }, [
-        { token: token(9), userId: 9, seq: 9, status: "ACTIVE", issuedAt: OPENS + 1, activatedAt: OPENS, expiresAt: OPENS + TTL },
+        { token: token(9), userId: 9, seq: 9, status: "ACTIVE", expiresAt: OPENS + TTL },
         waiting(1, 1, 3),
         waiting(2, 2, 1),
         waiting(3, 3, 2),
-        { ...waiting(4, 4), issuedAt: OPENS + 2 },
+        { ...waiting(4, 4), prequeue: false },
       ]),
     });
     const place = async (h: ReturnType<typeof harness>, user: number) => (await h.data({ type: "status", userId: user, token: token(user) })).queuePosition;
     expect([await place(drawn, 2), await place(drawn, 3), await place(drawn, 1), await place(drawn, 4)]).toEqual([1, 2, 3, 4]);
 
-    const beforeOpening = (user: number) => ({ ...waiting(user, user), issuedAt: T0 - 10 + user });
+    const beforeOpening = (user: number) => waiting(user, user);
     const missed = harness({ maxActive: 1, snapshot: concertQueue({ opensAt: T0 - 1 }, [beforeOpening(1), beforeOpening(2)]) });
     await missed.settle();
     missed.clock.increment(0);
@@ -377,8 +378,8 @@ describe("a concert's queue: the pre-queue and a fair opening", () => {
   test("a queue opened with a seed loads its pre-queue in the seed's order, and those who entered after the opening behind it", async () => {
     const seed = Buffer.alloc(32, 42).toString("base64url");
     const users = Array.from({ length: 40 }, (_, i) => i + 1);
-    const tokens = users.map((user) => ({ token: `token-of-user-${String(user).padStart(4, "0")}`, userId: user, seq: user, status: "WAITING" as const, issuedAt: OPENS - 1000 + user }));
-    const late = { token: "token-late-arrival-0", userId: 99, seq: 41, status: "WAITING" as const, issuedAt: OPENS + 5 };
+    const tokens = users.map((user) => ({ token: `token-of-user-${String(user).padStart(4, "0")}`, userId: user, seq: user, status: "WAITING" as const, prequeue: true }));
+    const late = { token: "token-late-arrival-0", userId: 99, seq: 41, status: "WAITING" as const };
     const h = harness({ maxActive: 0, snapshot: concertQueue({ openedAt: OPENS, seed }, [...tokens, late]) });
     const expected = inDrawnOrder(users, (user) => user, seed);
     const places = new Map<number, number>();

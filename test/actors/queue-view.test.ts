@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { createActor, fromPromise, SimulatedClock } from "xstate";
 import type { CommitInput } from "../../actors/durable-entity";
 import { queueAdmissionMachine, type QueueOp, type QueueRequest, type QueueSnapshot } from "../../actors/queue-admission";
-import { OrderedCounter, QueueView, viewChangesOf, viewStateOf } from "../../actors/queue-view";
+import { OrderedCounter, QueueView, viewChangesOf } from "../../actors/queue-view";
 import type { Reply } from "../../src/shared/codec";
 import { tokenKey } from "../../src/shared/queue-tokens";
 
@@ -28,7 +28,7 @@ function run(seed: number, snapshot: QueueSnapshot) {
   const clock = new SimulatedClock();
   clock.set(T0);
   const rules = { maxActive: 5, activeTtlMs: TTL };
-  const view = new QueueView(rules, viewStateOf(snapshot));
+  const view = QueueView.of(rules, snapshot);
   let counter = 0;
   let gate: Promise<void> | undefined;
   const machine = queueAdmissionMachine.provide({
@@ -131,7 +131,7 @@ describe("the queue's read model answers as the actor does", () => {
   });
 
   test("someone who arrives after the opening but before the draw is behind the whole pre-queue, in both", async () => {
-    const waiting = (n: number) => ({ token: `early-${n}`, userId: 100 + n, seq: n, status: "WAITING" as const, issuedAt: T0 - 1000 + n });
+    const waiting = (n: number) => ({ token: `early-${n}`, userId: 100 + n, seq: n, status: "WAITING" as const, prequeue: true });
     const snapshot: QueueSnapshot = { tokens: [1, 2, 3].map(waiting), nextSeq: 4, sale: { opensAt: T0 - 1 } };
     const h = run(5, snapshot);
     await h.settle();

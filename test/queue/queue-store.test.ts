@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { openDatabase, type Database, type Queryable } from "../../src/shared/db";
 import { claim, QUEUE_ENTITY } from "../../src/cluster/ownership-store";
-import { commitQueue } from "../../src/queue/queue-store";
+import { commitQueue, loadQueue } from "../../src/queue/queue-store";
 
 const LIVE = 5000;
 let db: Database;
@@ -56,5 +56,36 @@ describe("queue store on PGlite, with no statistics", () => {
     expect(expired.map((row) => Number(row.seq))).toEqual(ended);
     const [live] = await db.query(`SELECT count(*)::int AS n FROM queue_tokens WHERE status = 'ACTIVE'`);
     expect(Number(live!.n)).toBe(LIVE - ended.length);
+  });
+});
+
+describe("loading a queue", () => {
+  test("gives back what was committed: places, the pre-queue, turns and their ends, the seed, across pages", async () => {
+    const db = await openDatabase({ kind: "pglite-memory" });
+    const opensAt = Date.parse("2027-01-10T11:00:00.000Z");
+    const [concert] = await db.query(`INSERT INTO concerts (title, venue, sale_opens_at) VALUES ('t', 'v', $1) RETURNING id`, [new Date(opensAt).toISOString()]);
+    const queueId = Number(concert!.id);
+    const queueEpoch = (await claim(db, "test", `queue:${queueId}`, 60_000))!;
+    const early = Array.from({ length: 1_500 }, (_, i) => i + 1);
+    const issued = (seq: number, issuedAt: number) => ({ type: "issued" as const, token: `${queueId}.tok${String(seq).padStart(20, "0")}`, userId: 1000 + seq, seq, status: "WAITING" as const, issuedAt });
+    await commitQueue(db, queueId, queueEpoch, early.map((seq) => issued(seq, opensAt - 60_000 + seq)));
+    const seed = Buffer.alloc(32, 9).toString("base64url");
+    await commitQueue(db, queueId, queueEpoch, [{ type: "drawn", at: opensAt, seed, drawn: early.length }]);
+    await commitQueue(db, queueId, queueEpoch, [issued(1_501, opensAt + 5), issued(1_502, opensAt + 6)]);
+    await commitQueue(db, queueId, queueEpoch, [
+      { type: "activated", token: issued(7, 0).token, userId: 1007, activatedAt: opensAt + 10, expiresAt: opensAt + 600_010 },
+      { type: "expired", token: issued(8, 0).token, userId: 1008, at: opensAt + 10, reason: "left" },
+    ]);
+    const snapshot = (await loadQueue(db, queueId, 400))!;
+    expect(snapshot.sale).toEqual({ opensAt, closesAt: undefined, openedAt: opensAt, seed });
+    expect(snapshot.nextSeq).toBe(1_503);
+    expect(snapshot.tokens).toHaveLength(1_501);
+    const bySeq = new Map(snapshot.tokens.map((t) => [t.seq, t]));
+    expect(bySeq.get(7)).toEqual({ token: issued(7, 0).token, userId: 1007, seq: 7, status: "ACTIVE", expiresAt: opensAt + 600_010 });
+    expect(bySeq.has(8)).toBe(false);
+    expect(bySeq.get(9)).toEqual({ token: issued(9, 0).token, userId: 1009, seq: 9, status: "WAITING", prequeue: true });
+    expect(bySeq.get(1_501)).toEqual({ token: issued(1_501, 0).token, userId: 2501, seq: 1_501, status: "WAITING" });
+    expect(await loadQueue(db, queueId + 1)).toBeNull();
+    await db.close();
   });
 });

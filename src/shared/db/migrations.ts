@@ -153,6 +153,32 @@ const MIGRATIONS: string[][] = [
     `ALTER TABLE concerts ADD COLUMN queue_draw_seed bytea`,
     `ALTER TABLE concerts ADD CONSTRAINT concerts_draw_seed CHECK (queue_draw_seed IS NULL OR (queue_opened_at IS NOT NULL AND length(queue_draw_seed) = 32))`,
   ],
+  [
+    // An event's sections, in the order its operator gave them, and each seat's section (its index in that order).
+    `CREATE TABLE event_sections (
+       concert_event_id bigint NOT NULL REFERENCES concert_events(id),
+       ord smallint NOT NULL CHECK (ord BETWEEN 0 AND 49),
+       name text NOT NULL,
+       price bigint NOT NULL CHECK (price >= 0),
+       PRIMARY KEY (concert_event_id, ord),
+       UNIQUE (concert_event_id, name)
+     )`,
+    `ALTER TABLE seats ADD COLUMN section smallint NOT NULL DEFAULT 0`,
+    // Events that existed before: an operator's have seat numbers "<section>-<n>", so their sections are found again,
+    // in the order of their first seats, each at its lowest price; any other event (the demo's, the seed loader's) is
+    // one section, "전체".
+    `CREATE TEMPORARY TABLE seat_section ON COMMIT DROP AS
+       WITH named AS (SELECT id, concert_event_id, price,
+                             CASE WHEN seat_number ~ '^.+-[0-9]+$' THEN regexp_replace(seat_number, '-[0-9]+$', '') END AS name
+                        FROM seats),
+            whole AS (SELECT concert_event_id, bool_and(name IS NOT NULL) AS named FROM named GROUP BY concert_event_id)
+       SELECT n.id, n.concert_event_id, n.price, CASE WHEN w.named THEN n.name ELSE '전체' END AS name
+         FROM named n JOIN whole w USING (concert_event_id)`,
+    `INSERT INTO event_sections (concert_event_id, ord, name, price)
+       SELECT concert_event_id, row_number() OVER (PARTITION BY concert_event_id ORDER BY min(id)) - 1, name, min(price)
+         FROM seat_section GROUP BY concert_event_id, name`,
+    `UPDATE seats s SET section = es.ord FROM seat_section ss JOIN event_sections es USING (concert_event_id, name) WHERE ss.id = s.id`,
+  ],
 ];
 
 export async function migrate(db: Database): Promise<void> {

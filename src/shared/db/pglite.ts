@@ -10,6 +10,7 @@ import type { Database, Queryable, Row } from "./port";
 const { serialize } = protocol;
 /** Enough for every statement this service writes; a statement past it runs unprepared rather than evicting. */
 const MAX_PREPARED = 500;
+const CHECKPOINT_EVERY_MS = 30_000;
 
 interface Prepared {
   name: string;
@@ -120,10 +121,17 @@ export async function openPglite(dir?: string): Promise<Database> {
   // default (4), a batch of key lookups looked dearer than reading a whole table: the planner chose to scan every live
   // queue token, a few milliseconds, instead of a lookup per token.
   session.command("SET random_page_cost = 1.1");
+  // PGlite runs Postgres as a single backend with no checkpointer: without a checkpoint now and then, a process killed
+  // hours into a sale replays every change since it started before it can answer anything. One costs a few tens of ms.
+  const checkpoints = setInterval(() => void session.take(async () => session.command("CHECKPOINT")).catch(() => {}), CHECKPOINT_EVERY_MS);
+  checkpoints.unref();
   return {
     engine: "pglite",
     query: (sql, params = []) => session.take(async () => session.run(sql, params)),
     transaction: (work) => session.take(() => inTransaction(session, work)),
-    close: () => session.take(() => pg.close()),
+    close: () => {
+      clearInterval(checkpoints);
+      return session.take(() => pg.close());
+    },
   };
 }

@@ -1,0 +1,210 @@
+// The live seat map: `GET /api/v1/concert-events/{id}/seats/stream?token=…` as Server-Sent Events, fed by this
+// instance's copy of the event's seat map (seat-map-views.ts). At once, a snapshot of the ids on sale; then, at most
+// every 250 ms, the seats taken and freed since the previous message, each in the list of its last state; a ping
+// every 15 s. Every stream of an event gets the same bytes, encoded once per message. The stream ends with an `error`
+// event once the queue token that opened it stops being ACTIVE.
+import type { FingerprintKey } from "../shared/queue-tokens";
+import { observe } from "../shared/metrics";
+import type { SeatMapChange } from "../shared/messages";
+import type { SeatMapViews } from "./seat-map-views";
+
+const encoder = new TextEncoder();
+
+export interface MapStreamTiming {
+  /** How often changes are pushed, at most. */
+  changesEveryMs: number;
+  pingEveryMs: number;
+}
+
+const DEFAULT_TIMING: MapStreamTiming = { changesEveryMs: 250, pingEveryMs: 15_000 };
+/** How often the pushes look for events due one: a timer of exactly the period would drift past it every other time. */
+const PUSH_TICKS_PER_PERIOD = 5;
+
+interface MapStream {
+  eventId: number;
+  /** The token that opened it, and its queue: the token's end ends the stream. */
+  key: FingerprintKey;
+  queueId: number;
+  controller: ReadableStreamDefaultController<Uint8Array>;
+  /** The version of the last message it was sent. */
+  version: number;
+}
+
+/** Seats whose state changed since the last push: each one's last state, and the version that set it. */
+interface Pending {
+  seats: Map<number, { available: boolean; version: number }>;
+}
+
+const frame = (name: string, data: string) => encoder.encode(`event: ${name}\ndata: ${data}\n\n`);
+const PING = encoder.encode(": ping\n\n");
+const TOKEN_ENDED = frame("error", JSON.stringify({ code: "invalid_token" }));
+
+export class SeatMapStreams {
+  private readonly streams = new Map<number, Set<MapStream>>();
+  /** Open streams by the high bits of their token's fingerprint (the low bits are checked on use). */
+  private readonly byToken = new Map<number, Set<MapStream>>();
+  private readonly pending = new Map<number, Pending>();
+  /** When each event's streams were last sent changes: never again within the period. */
+  private readonly pushedAt = new Map<number, number>();
+  /** Each event's snapshot as last sent, reused by everyone who opens a stream before its map changes again. */
+  private readonly snapshots = new Map<number, { version: number; bytes: Uint8Array }>();
+  private readonly timers: ReturnType<typeof setInterval>[];
+  private open = 0;
+
+  constructor(
+    private readonly maps: SeatMapViews,
+    /** Whether a token still admits: looked at on every ping, in case its end was missed. */
+    private readonly stillActive: (key: FingerprintKey, queueId: number) => boolean,
+    timing: MapStreamTiming = DEFAULT_TIMING,
+  ) {
+    maps.onChange((eventId, changes) => this.changed(eventId, changes));
+    observe("seat_map_streams_open", "Live seat map streams open on this instance", [], () => [{ labels: {}, value: this.open }]);
+    this.timers = [
+      setInterval(() => this.push(timing.changesEveryMs), timing.changesEveryMs / PUSH_TICKS_PER_PERIOD),
+      setInterval(() => this.ping(), timing.pingEveryMs),
+    ];
+  }
+
+  /** A stream of the event's seat map for a token already found ACTIVE and admitting to it (the caller checks both). */
+  async connect(eventId: number, admittedTo: number, key: FingerprintKey): Promise<Response> {
+    await this.maps.map(eventId, admittedTo);
+    const first = this.snapshotOf(eventId);
+    let stream: MapStream | undefined;
+    const body = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        controller.enqueue(first.bytes);
+        stream = { eventId, key: { ...key }, queueId: admittedTo, controller, version: first.version };
+        this.add(stream);
+      },
+      cancel: () => {
+        if (stream) this.remove(stream);
+      },
+    });
+    return new Response(body, {
+      headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" },
+    });
+  }
+
+  /** The token's turn is over: its streams end. */
+  tokenEnded(key: FingerprintKey): void {
+    for (const stream of [...(this.byToken.get(key.hi) ?? [])]) {
+      if (stream.key.lo === key.lo) this.end(stream, TOKEN_ENDED);
+    }
+  }
+
+  close(): void {
+    for (const timer of this.timers) clearInterval(timer);
+    for (const set of this.streams.values()) for (const stream of [...set]) this.end(stream);
+  }
+
+  get count(): number {
+    return this.open;
+  }
+
+  private snapshotOf(eventId: number): { version: number; bytes: Uint8Array } {
+    const version = this.maps.version(eventId);
+    const known = this.snapshots.get(eventId);
+    if (known?.version === version) return known;
+    const map = this.maps.viewOf(eventId)!;
+    const snapshot = { version, bytes: frame("snapshot", `{"version":${version},"available":${JSON.stringify(map.availableIds())}}`) };
+    this.snapshots.set(eventId, snapshot);
+    return snapshot;
+  }
+
+  private add(stream: MapStream): void {
+    const byEvent = this.streams.get(stream.eventId) ?? new Set<MapStream>();
+    this.streams.set(stream.eventId, byEvent.add(stream));
+    const byToken = this.byToken.get(stream.key.hi) ?? new Set<MapStream>();
+    this.byToken.set(stream.key.hi, byToken.add(stream));
+    this.open++;
+  }
+
+  private remove(stream: MapStream): void {
+    const byEvent = this.streams.get(stream.eventId);
+    if (!byEvent?.delete(stream)) return;
+    this.open--;
+    if (byEvent.size === 0) this.streams.delete(stream.eventId);
+    const byToken = this.byToken.get(stream.key.hi)!;
+    byToken.delete(stream);
+    if (byToken.size === 0) this.byToken.delete(stream.key.hi);
+  }
+
+  private end(stream: MapStream, last?: Uint8Array): void {
+    this.remove(stream);
+    try {
+      if (last) stream.controller.enqueue(last);
+      stream.controller.close();
+    } catch {
+      // The client went away first.
+    }
+  }
+
+  private send(stream: MapStream, chunk: Uint8Array): void {
+    try {
+      stream.controller.enqueue(chunk);
+    } catch {
+      this.remove(stream);
+    }
+  }
+
+  /** A map's changes are noted, each seat by its latest state, for the next push; only events someone watches. */
+  private changed(eventId: number, changes: SeatMapChange[]): void {
+    if (!this.streams.has(eventId)) return;
+    const version = this.maps.version(eventId);
+    const pending = this.pending.get(eventId) ?? { seats: new Map() };
+    this.pending.set(eventId, pending);
+    for (const change of changes) {
+      if (change.type !== "seats") continue;
+      for (const id of change.taken) pending.seats.set(id, { available: false, version });
+      for (const id of change.freed) pending.seats.set(id, { available: true, version });
+    }
+  }
+
+  /**
+   * One message per watched event that changed: every stream gets the same bytes, but one that opened after some of
+   * these changes (its snapshot had them) gets only the later ones.
+   */
+  private push(periodMs: number): void {
+    const now = performance.now();
+    for (const [eventId, { seats }] of this.pending) {
+      if (now - (this.pushedAt.get(eventId) ?? -Infinity) < periodMs) continue;
+      this.pending.delete(eventId);
+      const streams = this.streams.get(eventId);
+      if (!streams || seats.size === 0) continue;
+      this.pushedAt.set(eventId, now);
+      const version = this.maps.version(eventId);
+      let shared: Uint8Array | undefined;
+      for (const stream of streams) {
+        const since = stream.version;
+        stream.version = version;
+        if ([...seats.values()].every((seat) => seat.version > since)) {
+          shared ??= changesFrame(version, seats, since);
+          this.send(stream, shared!);
+          continue;
+        }
+        const later = changesFrame(version, seats, since);
+        if (later) this.send(stream, later);
+      }
+    }
+  }
+
+  private ping(): void {
+    for (const set of this.streams.values()) {
+      for (const stream of [...set]) {
+        if (this.stillActive(stream.key, stream.queueId)) this.send(stream, PING);
+        else this.end(stream, TOKEN_ENDED);
+      }
+    }
+  }
+}
+
+/** The `changes` message of the seats changed after version `since`, or undefined when there are none. */
+function changesFrame(version: number, seats: Pending["seats"], since: number): Uint8Array | undefined {
+  const taken: number[] = [];
+  const freed: number[] = [];
+  for (const [id, seat] of seats) {
+    if (seat.version <= since) continue;
+    (seat.available ? freed : taken).push(id);
+  }
+  return taken.length + freed.length === 0 ? undefined : frame("changes", JSON.stringify({ version, taken, freed }));
+}
