@@ -133,7 +133,7 @@ export class WaitingLine implements EntityModel<QueueCommand, QueueOp, null> {
   private readonly sale: QueueSale | undefined;
   /** The drawn order is being committed: nobody is admitted until it has been. */
   private drawPending = false;
-  /** The draw has committed: admission starts at the next tick. */
+  /** Admission is due at the next tick: the draw has committed, or the queue loaded with places free. */
   private admitDue = false;
 
   constructor(
@@ -152,6 +152,9 @@ export class WaitingLine implements EntityModel<QueueCommand, QueueOp, null> {
     const active = this.line.activeInOrder();
     this.active = new SlotQueue(active, seqOf);
     this.activeCount = active.length;
+    // Loaded with places free and people waiting (a crash between the draw's commit and the first admissions', say):
+    // admission resumes at once, not at the next turn that ends.
+    this.admitDue = this.admitting() && this.activeCount < rules.maxActive && this.line.counts().waiting > 0;
   }
 
   decide(command: QueueCommand, now: number): Decision<QueueOp> {
@@ -190,7 +193,8 @@ export class WaitingLine implements EntityModel<QueueCommand, QueueOp, null> {
   }
 
   nextDeadline(): number | undefined {
-    if (this.admitDue) return this.sale!.openedAt;
+    // Due now: any moment in the past will do.
+    if (this.admitDue) return 0;
     const first = this.firstActive();
     const deadlines = first >= 0 ? [this.line.expiresAtOf(first)] : [];
     if (this.sale && this.sale.openedAt === undefined) deadlines.push(this.sale.opensAt);

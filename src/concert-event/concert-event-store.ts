@@ -406,12 +406,17 @@ export async function releaseLapsed(
       WHERE concert_event_id = $1 AND status = 'PENDING' AND expires_at <= $2 RETURNING id, user_id`,
     [eventId, iso(now)],
   );
-  const seats = await tx.query(
-    `WITH lapsed AS (SELECT id, reservation_id FROM seats WHERE status = 'RESERVED' AND reservation_id = ANY($1::bigint[]) FOR UPDATE),
-          freed AS (UPDATE seats s SET status = 'AVAILABLE', user_id = NULL, reservation_id = NULL FROM lapsed WHERE s.id = lapsed.id)
-     SELECT id, reservation_id FROM lapsed ORDER BY id`,
-    [reservations.map((r) => Number(r.id))],
-  );
+  // Seats have no index on reservation_id: they are looked for among the event's own, and only when any lapsed.
+  const seats =
+    reservations.length === 0
+      ? []
+      : await tx.query(
+          `WITH lapsed AS (SELECT id, reservation_id FROM seats
+                            WHERE concert_event_id = $2 AND status = 'RESERVED' AND reservation_id = ANY($1::bigint[]) FOR UPDATE),
+                freed AS (UPDATE seats s SET status = 'AVAILABLE', user_id = NULL, reservation_id = NULL FROM lapsed WHERE s.id = lapsed.id)
+           SELECT id, reservation_id FROM lapsed ORDER BY id`,
+          [reservations.map((r) => Number(r.id)), eventId],
+        );
   const released: EventOp[] = [
     ...holds.map((h): EventOp => ({ type: "released", seatId: Number(h.id), userId: Number(h.user_id), reason: "expired" })),
     ...reservations.map((r): EventOp => ({

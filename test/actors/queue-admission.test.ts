@@ -388,6 +388,23 @@ describe("a concert's queue: the pre-queue and a fair opening", () => {
     expect(places.get(99)).toBe(41);
   });
 
+  test("a queue that loads open, with places free and people waiting, admits at once (a crash cut in after the draw)", async () => {
+    const seed = Buffer.alloc(32, 5).toString("base64url");
+    const users = [1, 2, 3, 4, 5];
+    const tokens = users.map((user) => ({ token: `token-of-user-${String(user).padStart(4, "0")}`, userId: user, seq: user, status: "WAITING" as const, prequeue: true }));
+    const h = harness({ maxActive: 2, snapshot: concertQueue({ opensAt: T0 - 1000, openedAt: T0 - 1000, seed }, tokens) });
+    await h.settle();
+    h.clock.increment(0);
+    await h.settle();
+    const first = inDrawnOrder(users, (user) => user, seed).slice(0, 2);
+    expect(h.batches[0]!.map((op) => op.type === "activated" && op.userId)).toEqual(first);
+    const global = harness({ maxActive: 1, snapshot: { tokens: [{ token: "w-1", userId: 1, seq: 1, status: "WAITING" }], nextSeq: 2 } });
+    await global.settle();
+    global.clock.increment(0);
+    await global.settle();
+    expect(global.batches[0]).toEqual([{ type: "activated", token: "w-1", userId: 1, activatedAt: T0, expiresAt: T0 + TTL }]);
+  });
+
   test("operators move the opening until it has come; after the close nobody enters", async () => {
     const h = harness({ maxActive: 1, snapshot: concertQueue({ closesAt: OPENS + 60_000 }) });
     await h.data({ type: "enter", userId: 1 });
