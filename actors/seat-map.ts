@@ -4,7 +4,7 @@
 //
 // A seat's identity, number, price and section never change once the event exists; only whether it is on sale does.
 // So a copy is built once from the owner's pages and then follows small changes: seats taken, seats freed.
-import type { SeatMapChange, SeatMapSeats, SeatMapState, SectionView, SeatView } from "../src/shared/messages";
+import type { SeatMapChange, SeatMapSeats, SeatMapState, SeatView, SectionView } from "../src/shared/messages";
 import type { ErrorCode } from "../src/shared/errors";
 import type { ViewCodec } from "../src/shared/replicas";
 import { saleRefusal, type SaleWindow } from "./sale-window";
@@ -13,6 +13,8 @@ import type { EventOp, InventorySnapshot } from "./seat-inventory";
 export class SeatMap {
   private ids = new Float64Array(0);
   private numbers: string[] = [];
+  /** Each seat as the seat list shows it, as JSON: a list of thousands is then one join, not thousands of objects. */
+  private listed: string[] = [];
   private prices = new Float64Array(0);
   private sectionOf = new Uint8Array(0);
   private open = new Uint8Array(0);
@@ -36,6 +38,7 @@ export class SeatMap {
       this.ids[at] = page.ids[i]!;
       this.numbers[at] = page.numbers[i]!;
       this.prices[at] = page.prices[i]!;
+      this.listed[at] = JSON.stringify({ id: page.ids[i]!, seatNumber: page.numbers[i]!, price: page.prices[i]! } satisfies SeatView);
       this.sectionOf[at] = section;
       this.open[at] = page.available.charCodeAt(i) === 49 ? 1 : 0;
       this.sections[section]!.seats++;
@@ -82,15 +85,13 @@ export class SeatMap {
     return this.sections.map((s) => ({ ...s }));
   }
 
-  /** The seats on sale, of one section or all, by id. */
-  availableSeats(section = -1): SeatView[] {
-    const list: SeatView[] = [];
+  /** The seats on sale, of one section or all, by id, as a JSON array of SeatView. */
+  availableJson(section = -1): string {
+    const list: string[] = [];
     for (let at = 0; at < this.count; at++) {
-      if (this.open[at] === 1 && (section < 0 || this.sectionOf[at] === section)) {
-        list.push({ id: this.ids[at]!, seatNumber: this.numbers[at]!, price: this.prices[at]! });
-      }
+      if (this.open[at] === 1 && (section < 0 || this.sectionOf[at] === section)) list.push(this.listed[at]!);
     }
-    return list;
+    return `[${list.join(",")}]`;
   }
 
   /** The ids of the seats on sale, by id. */

@@ -46,7 +46,11 @@ export class SeatMapStreams {
   private readonly pending = new Map<number, Pending>();
   /** When each event's streams were last sent changes: never again within the period. */
   private readonly pushedAt = new Map<number, number>();
-  /** Each event's snapshot as last sent, reused by everyone who opens a stream before its map changes again. */
+  /**
+   * Each event's snapshot, reused by everyone who opens a stream until the next push of its changes: the changes made
+   * after it was taken are still pending then, and reach its streams with that push. At a hall's opening a snapshot is
+   * thousands of ids, and the map changes every few milliseconds.
+   */
   private readonly snapshots = new Map<number, { version: number; bytes: Uint8Array }>();
   private readonly timers: ReturnType<typeof setInterval>[];
   private open = 0;
@@ -102,11 +106,11 @@ export class SeatMapStreams {
   }
 
   private snapshotOf(eventId: number): { version: number; bytes: Uint8Array } {
-    const version = this.maps.version(eventId);
     const known = this.snapshots.get(eventId);
-    if (known?.version === version) return known;
+    if (known) return known;
+    const version = this.maps.version(eventId);
     const map = this.maps.viewOf(eventId)!;
-    const snapshot = { version, bytes: frame("snapshot", `{"version":${version},"available":${JSON.stringify(map.availableIds())}}`) };
+    const snapshot = { version, bytes: frame("snapshot", `{"version":${version},"available":[${map.availableIds().join(",")}]}`) };
     this.snapshots.set(eventId, snapshot);
     return snapshot;
   }
@@ -149,7 +153,8 @@ export class SeatMapStreams {
 
   /** A map's changes are noted, each seat by its latest state, for the next push; only events someone watches. */
   private changed(eventId: number, changes: SeatMapChange[]): void {
-    if (!this.streams.has(eventId)) return;
+    // Nobody watches: no change is pending for anyone, so a snapshot taken before it would miss it.
+    if (!this.streams.has(eventId)) return void this.snapshots.delete(eventId);
     const version = this.maps.version(eventId);
     const pending = this.pending.get(eventId) ?? { seats: new Map() };
     this.pending.set(eventId, pending);
@@ -169,6 +174,7 @@ export class SeatMapStreams {
     for (const [eventId, { seats }] of this.pending) {
       if (now - (this.pushedAt.get(eventId) ?? -Infinity) < periodMs) continue;
       this.pending.delete(eventId);
+      this.snapshots.delete(eventId);
       const streams = this.streams.get(eventId);
       if (!streams || seats.size === 0) continue;
       this.pushedAt.set(eventId, now);

@@ -109,7 +109,7 @@ export class SeatMapViews {
     const version = this.version(eventId);
     const cached = this.lists.get(key);
     if (cached && cached.map === map && cached.version === version) return cached.body;
-    const body = `{"list":${JSON.stringify(map.availableSeats(index))}}`;
+    const body = `{"list":${map.availableJson(index)}}`;
     this.lists.set(key, { map, version, body });
     return body;
   }

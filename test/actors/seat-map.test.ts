@@ -130,7 +130,8 @@ describe("an event's seat map follows what its actor committed", () => {
       { name: "R", price: 150_000, seats: 3, available: 1 },
       { name: "S", price: 100_000, seats: 3, available: 3 },
     ]);
-    expect(map.availableSeats(map.sectionIndex("R"))).toEqual([{ id: 6, seatNumber: "R-3", price: 150_000 }]);
+    expect(JSON.parse(map.availableJson(map.sectionIndex("R")))).toEqual([{ id: 6, seatNumber: "R-3", price: 150_000 }]);
+    expect(JSON.parse(map.availableJson()).map((s: { id: number }) => s.id)).toEqual([2, 3, 6, 7, 8, 9]);
     expect(map.sectionIndex("VVIP")).toBe(-1);
     map.apply({ type: "seats", taken: [], freed: [4] });
     expect(map.sectionList()[1]!.available).toBe(2);
