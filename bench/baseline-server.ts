@@ -47,7 +47,8 @@ async function naiveOccupy(db: Database, eventId: number, userId: number, seatId
 await addService(bus.nc, `baseline-${mode}`, "benchmark baseline", [
   endpoint({
     name: "enter",
-    subject: queueSubject(GLOBAL_QUEUE, "enter"),
+    // Every queue's: the stadium benchmark enters a concert's.
+    subject: "rsv.queue.*.enter",
     messages: Api["queue-admission"].enter,
     handle: () => ok({ token: randomBytes(16).toString("base64url"), ...active }),
   }),
@@ -70,6 +71,11 @@ const { fetch } = createApp({
   bus,
   queueGate: { requireActive: async () => GLOBAL_QUEUE },
   queues: { status: async () => active, statusNow: () => active, stream: async () => new Response(`event: status\ndata: ${JSON.stringify(active)}\n\n`) },
+  seatMaps: {
+    sections: async () => [],
+    availableList: async () => `{"list":[]}`,
+    stream: async () => new Response(`event: snapshot\ndata: {"version":0,"available":[]}\n\n`),
+  },
   ready: async () => true,
 });
 const server = Bun.serve({ port: config.port, fetch, maxRequestBodySize: SERVER_BODY_LIMIT });

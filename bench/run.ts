@@ -10,7 +10,8 @@
 // load generator. Options: --quick (smaller run), --only pglite|postgres, --scale-only (just the instances table),
 // --compare DIR (also run the service of another checkout, e.g. the commit before a change, as "before": queue, occupy
 // and checkout measured against ours in the same rounds, in alternating order),
-// --rush-only (no instances table, no memory), --sale (the sale opening instead: bench/sale.ts).
+// --rush-only (no instances table, no memory), --sale (the sale opening instead: bench/sale.ts), --stadium (a stadium's
+// opening instead: bench/stadium.ts).
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,15 +28,21 @@ const { values } = parseArgs({
     "rush-only": { type: "boolean", default: false },
     compare: { type: "string" },
     sale: { type: "boolean", default: false },
+    stadium: { type: "boolean", default: false },
+    waiting: { type: "string" },
+    reference: { type: "string" },
+    until: { type: "string" },
     "status-only": { type: "boolean", default: false },
     runs: { type: "string" },
   },
 });
 
-// `--sale`: the sale opening end to end, in bench/sale.ts (which takes --only, --quick, --status-only and --runs too).
-if (values.sale) {
-  const sale = Bun.spawn(["bun", "bench/sale.ts", ...process.argv.slice(2)], { stdout: "inherit", stderr: "inherit" });
-  process.exit(await sale.exited);
+// `--sale`: the sale opening end to end, in bench/sale.ts (which takes --only, --quick, --status-only and --runs too);
+// `--stadium`: a stadium's opening, in bench/stadium.ts (--only, --quick, --waiting, --reference, --until).
+if (values.sale || values.stadium) {
+  const script = values.sale ? "bench/sale.ts" : "bench/stadium.ts";
+  const child = Bun.spawn(["bun", script, ...process.argv.slice(2)], { stdout: "inherit", stderr: "inherit" });
+  process.exit(await child.exited);
 }
 const SECRET = "benchmark-secret";
 const SIZE = values.quick

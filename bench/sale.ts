@@ -6,7 +6,7 @@
 // memory, with 20,000 waiting, in alternating rounds. Prints the tables the README shows.
 // Options: --only pglite|postgres (default: PGlite on disk), --quick (a tenth of the crowd), --status-only (just the
 // status measurement), --runs polling,streams (the checkout alone and only the runs named).
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -16,6 +16,7 @@ import { verify } from "../src/cli/verify";
 import { ADMISSION_ORDER_SQL } from "../src/shared/draw-order";
 import { freshPostgres, postgresAvailable } from "../test/support/databases";
 import { freePort, portOpen, startNatsServer, waitFor } from "../test/support/nats-server";
+import { cpuSeconds, mainThreadSeconds, merge, percentile, rssMb, type Histogram } from "./measure";
 
 const { values } = parseArgs({
   options: { sale: { type: "boolean" }, only: { type: "string" }, quick: { type: "boolean", default: false }, "status-only": { type: "boolean", default: false }, runs: { type: "string" } },
@@ -36,7 +37,6 @@ const STATUS_ROUNDS = 3;
 const ACTIVE_TTL_SECONDS = 600;
 
 type Env = Record<string, string>;
-type Histogram = Record<string, number>;
 
 interface CrowdReport {
   latencies: Record<string, Histogram>;
@@ -44,43 +44,6 @@ interface CrowdReport {
   counts: Record<string, number>;
   pollSeconds: number;
 }
-
-function percentile(histogram: Histogram, q: number): number | null {
-  const entries = Object.entries(histogram).map(([k, n]) => [Number(k), n] as const).sort((a, b) => a[0] - b[0]);
-  const total = entries.reduce((sum, [, n]) => sum + n, 0);
-  if (total === 0) return null;
-  let seen = 0;
-  for (const [ms, n] of entries) {
-    seen += n;
-    if (seen >= q * total) return ms;
-  }
-  return entries.at(-1)![0];
-}
-
-function merge(histograms: Histogram[]): Histogram {
-  const merged: Histogram = {};
-  for (const h of histograms) for (const [k, n] of Object.entries(h)) merged[k] = (merged[k] ?? 0) + n;
-  return merged;
-}
-
-/** CPU seconds a process has used so far (user + system), from /proc; what it had last for one that has ended. */
-const lastCpu = new Map<string, number>();
-function cpuSeconds(pid: number, thread?: number): number {
-  const path = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
-  const key = `${pid}/${thread ?? "all"}`;
-  try {
-    const fields = readFileSync(path, "utf8").split(") ")[1]!.split(" ");
-    lastCpu.set(key, (Number(fields[11]) + Number(fields[12])) / 100);
-  } catch {
-    // Ended: a crowd whose users are all done exits by itself.
-  }
-  return lastCpu.get(key) ?? 0;
-}
-
-/** The JavaScript thread's CPU alone (its thread id is the process id): what one event loop can give is one core. */
-const mainThreadSeconds = (pid: number) => cpuSeconds(pid, pid);
-
-const rssMb = (pid: number) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024);
 
 interface DatabaseKind {
   name: string;
