@@ -5,8 +5,9 @@
 import type { EventOp, InventorySnapshot, OpResult, Reservation, Seat, SeatStatus } from "../../actors/seat-inventory";
 import type { Database, Queryable } from "../shared/db";
 import { fromEpochMs, StoreDriftError, type Row } from "../shared/db/port";
-import { eventEntity, fence, fenceCte, FencedError } from "../cluster/ownership-store";
+import { eventEntity, fenceAndRecord, fenceCte, FencedError } from "../cluster/ownership-store";
 import { outboxEntry, recordEvents, recordEventsParams, recordEventsSql, type OutboxEntry } from "../shared/outbox";
+import { GLOBAL_QUEUE } from "../shared/queue-tokens";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const ms = (value: unknown) => (value instanceof Date ? value.getTime() : new Date(String(value)).getTime());
@@ -223,6 +224,7 @@ function paymentRounds(run: Placed<Of<"paid">>[]): Placed<Of<"paid">>[][] {
 async function payRound(tx: Queryable, round: Placed<Of<"paid">>[]): Promise<Map<number, number>> {
   const ops = round.map(({ op }) => op);
   const seats = ops.flatMap((op) => op.seatIds.map((seatId) => ({ reservationId: op.reservationId, seatId })));
+  const turns = ops.flatMap((op) => [GLOBAL_QUEUE, op.concertId].map((queueId) => ({ queueId, userId: op.userId, paidAt: op.paidAt })));
   // Each part joins the parameters themselves, not the CTE's output, so the planner sees how few rows there are and
   // goes through the primary keys instead of scanning seats or reservations.
   const rows = await tx.query(
@@ -241,8 +243,9 @@ async function payRound(tx: Queryable, round: Placed<Of<"paid">>[]): Promise<Map
                       RETURNING id, reservation_id, user_id, amount, paid_at),
           ledger AS (INSERT INTO wallet_ledger (user_id, amount, kind, payment_id, created_at)
                      SELECT user_id, -amount, 'payment', id, paid_at FROM payment),
-          turn AS (UPDATE queue_tokens q SET status = 'EXPIRED', expires_at = ${fromEpochMs("p.paid_at")} FROM p
-                    WHERE q.user_id = p.user_id AND q.queue_id IN (0, p.concert_id) AND q.status = 'ACTIVE')
+          turn AS (UPDATE queue_tokens q SET status = 'EXPIRED', expires_at = ${fromEpochMs("t.paid_at")}
+                     FROM unnest($8::bigint[], $9::bigint[], $10::bigint[]) AS t(queue_id, user_id, paid_at)
+                    WHERE q.queue_id = t.queue_id AND q.user_id = t.user_id AND q.status = 'ACTIVE' AND t.user_id IN (SELECT user_id FROM p))
      SELECT reservation_id, id, (SELECT count(*) FROM confirmed)::int AS confirmed, (SELECT count(*) FROM sold)::int AS sold
        FROM payment`,
     [
@@ -253,6 +256,11 @@ async function payRound(tx: Queryable, round: Placed<Of<"paid">>[]): Promise<Map
       seats.map((s) => s.reservationId),
       seats.map((s) => s.seatId),
       ops.map((op) => op.concertId),
+      // Each payment's turns, in the global queue and the concert's: given as pairs, so each is found by its key (given
+      // through the CTE, the planner once read every live token of a stadium's queue for each payment).
+      turns.map((t) => t.queueId),
+      turns.map((t) => t.userId),
+      turns.map((t) => t.paidAt),
     ],
   );
   const paid = new Map(rows.map((row) => [Number(row.reservation_id), Number(row.id)]));
@@ -367,7 +375,6 @@ export async function commitConcertEvent(
     return { results, events };
   }
   return db.transaction(async (tx) => {
-    await fence(tx, eventEntity(eventId), epoch);
     const results: OpResult[] = ops.map(() => null);
     for (const segment of segmentsOf(ops)) {
       for (const phase of PHASES) {
@@ -377,7 +384,7 @@ export async function commitConcertEvent(
     }
     // The events name what the database assigned (reservation and payment ids), so they are made last.
     const events = eventsOf(results);
-    await recordEvents(tx, events);
+    await fenceAndRecord(tx, eventEntity(eventId), epoch, events);
     return { results, events };
   });
 }

@@ -5,8 +5,8 @@ import type { Database, Queryable } from "../shared/db";
 import { fromEpochMs, StoreDriftError } from "../shared/db/port";
 import { GLOBAL_QUEUE } from "../shared/queue-tokens";
 import { prequeueSql } from "../shared/draw-order";
-import { fence, fenceCte, FencedError, queueEntity } from "../cluster/ownership-store";
-import { outboxEntry, recordEvents, recordEventsParams, recordEventsSql, type OutboxEntry } from "../shared/outbox";
+import { fenceAndRecord, fenceCte, FencedError, queueEntity } from "../cluster/ownership-store";
+import { outboxEntry, recordEventsParams, recordEventsSql, type OutboxEntry } from "../shared/outbox";
 
 const ms = (value: unknown) => (value instanceof Date ? value.getTime() : new Date(String(value)).getTime());
 const optionalMs = (value: unknown) => (value === null || value === undefined ? undefined : ms(value));
@@ -18,7 +18,8 @@ const LOAD_PAGE = 100_000;
  * A queue's live tokens; null for a concert that does not exist. Each page comes back as one text value rather than a
  * row per token (PGlite's per-row decoding dominated a large load, as it did the seats'), and asks the engine for as
  * little as it can: whether a token entered before the opening rather than when (turning times into numbers was two
- * thirds of the load), and an expiry only for the few admitted.
+ * thirds of the load), and an expiry only for the few admitted. Pages go by the (queue, seq) index: named by its
+ * predicate, the partial index of live tokens was read whole, and sorted, for every page.
  */
 export async function loadQueue(db: Database, queueId: number, pageSize = LOAD_PAGE): Promise<QueueSnapshot | null> {
   const sale = queueId === GLOBAL_QUEUE ? undefined : await loadSale(db, queueId);
@@ -33,7 +34,7 @@ export async function loadQueue(db: Database, queueId: number, pageSize = LOAD_P
                       CASE WHEN q.status = 'ACTIVE' THEN 'A' WHEN ${prequeue} THEN 'P' ELSE 'L' END AS kind,
                       CASE WHEN q.status = 'ACTIVE' THEN (extract(epoch FROM q.expires_at) * 1000)::bigint ELSE 0 END AS expires
                  FROM queue_tokens q
-                WHERE q.queue_id = $1 AND q.seq > $2 AND q.status IN ('WAITING', 'ACTIVE') ORDER BY q.seq LIMIT $3) page`,
+                WHERE q.queue_id = $1 AND q.seq > $2 AND q.status <> 'EXPIRED' ORDER BY q.seq LIMIT $3) page`,
       [queueId, after, pageSize, ...(sale ? [sale.opensAt] : [])],
     );
     for (const token of tokensOf(String(page!.rows))) tokens.push(token);
@@ -96,65 +97,55 @@ async function loadSale(db: Database, concertId: number): Promise<QueueSnapshot[
 
 type Of<T extends QueueOp["type"]> = Extract<QueueOp, { type: T }>;
 
-interface Statement {
-  sql: string;
-  params: unknown[];
-}
-
 type RunType = "issued" | "activated" | "expired";
 /** Ops that come in runs during a rush; the rest (the opening, an operator's edit) are single statements of their own. */
 type RunOp = Of<RunType>;
 const isRunOp = (op: QueueOp): op is RunOp => op.type === "issued" || op.type === "activated" || op.type === "expired";
 
-/** A run of ops of one type is one statement: a queue rush issues thousands of tokens in a handful of them. */
-function statementFor(queueId: number, run: RunOp[]): Statement {
+/** A statement's parameters as it is written: `p(value)` adds one and gives its placeholder. */
+class Params {
+  readonly values: unknown[] = [];
+  p = (value: unknown): string => `$${this.values.push(value)}`;
+}
+
+/**
+ * A run of ops of one type is one statement: a queue rush issues thousands of tokens in a handful of them. `when` is a
+ * condition the change is applied under (a fence, say).
+ */
+function statementFor(queueId: number, run: RunOp[], { p }: Params, when = "true"): string {
   switch (run[0]!.type) {
     case "issued": {
       const ops = run as Of<"issued">[];
-      return {
-        sql: `INSERT INTO queue_tokens (queue_id, token, user_id, seq, status, issued_at, activated_at, expires_at)
-              SELECT $8, token, user_id, seq, status, ${fromEpochMs("issued_at")}, ${fromEpochMs("activated_at")}, ${fromEpochMs("expires_at")}
-                FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[])
-                     AS u(token, user_id, seq, status, issued_at, activated_at, expires_at)`,
-        params: [
-          ops.map((op) => op.token),
-          ops.map((op) => op.userId),
-          ops.map((op) => op.seq),
-          ops.map((op) => op.status),
-          ops.map((op) => op.issuedAt),
-          ops.map((op) => op.activatedAt ?? null),
-          ops.map((op) => op.expiresAt ?? null),
-          queueId,
-        ],
-      };
+      return `INSERT INTO queue_tokens (queue_id, token, user_id, seq, status, issued_at, activated_at, expires_at)
+              SELECT ${p(queueId)}, token, user_id, seq, status, ${fromEpochMs("issued_at")}, ${fromEpochMs("activated_at")}, ${fromEpochMs("expires_at")}
+                FROM unnest(${p(ops.map((op) => op.token))}::text[], ${p(ops.map((op) => op.userId))}::bigint[], ${p(ops.map((op) => op.seq))}::bigint[],
+                            ${p(ops.map((op) => op.status))}::text[], ${p(ops.map((op) => op.issuedAt))}::bigint[],
+                            ${p(ops.map((op) => op.activatedAt ?? null))}::bigint[], ${p(ops.map((op) => op.expiresAt ?? null))}::bigint[])
+                     AS u(token, user_id, seq, status, issued_at, activated_at, expires_at)
+               WHERE ${when}`;
     }
     case "activated": {
       const ops = run as Of<"activated">[];
-      return {
-        sql: `UPDATE queue_tokens q SET status = 'ACTIVE', activated_at = ${fromEpochMs("u.activated_at")}, expires_at = ${fromEpochMs("u.expires_at")}
-                FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(token, activated_at, expires_at)
-               WHERE q.token = u.token AND q.status = 'WAITING' RETURNING q.token`,
-        params: [ops.map((op) => op.token), ops.map((op) => op.activatedAt), ops.map((op) => op.expiresAt)],
-      };
+      return `UPDATE queue_tokens q SET status = 'ACTIVE', activated_at = ${fromEpochMs("u.activated_at")}, expires_at = ${fromEpochMs("u.expires_at")}
+                FROM unnest(${p(ops.map((op) => op.token))}::text[], ${p(ops.map((op) => op.activatedAt))}::bigint[], ${p(ops.map((op) => op.expiresAt))}::bigint[])
+                     AS u(token, activated_at, expires_at)
+               WHERE q.token = u.token AND q.status = 'WAITING' AND ${when} RETURNING q.token`;
     }
     case "expired": {
       const ops = run as Of<"expired">[];
       // A payment may already have expired a token in its own transaction; expiring it again changes nothing.
       // `<> 'EXPIRED'` rather than the live statuses by name: PGlite never gathers statistics, and given the name of the
       // partial index's predicate the planner took every live token to be a handful and read them all.
-      return {
-        sql: `UPDATE queue_tokens q SET status = 'EXPIRED', expires_at = ${fromEpochMs("u.at")}
-                FROM unnest($1::text[], $2::bigint[]) AS u(token, at)
-               WHERE q.token = u.token AND q.status <> 'EXPIRED'`,
-        params: [ops.map((op) => op.token), ops.map((op) => op.at)],
-      };
+      return `UPDATE queue_tokens q SET status = 'EXPIRED', expires_at = ${fromEpochMs("u.at")}
+                FROM unnest(${p(ops.map((op) => op.token))}::text[], ${p(ops.map((op) => op.at))}::bigint[]) AS u(token, at)
+               WHERE q.token = u.token AND q.status <> 'EXPIRED' AND ${when}`;
     }
   }
 }
 
 async function applyRun(tx: Queryable, queueId: number, run: RunOp[]): Promise<void> {
-  const { sql, params } = statementFor(queueId, run);
-  const rows = await tx.query(sql, params);
+  const params = new Params();
+  const rows = await tx.query(statementFor(queueId, run, params), params.values);
   if (run[0]!.type === "activated" && rows.length !== run.length) {
     throw new StoreDriftError(`${run.length - rows.length} activated tokens were not waiting`);
   }
@@ -202,38 +193,60 @@ function runsOf(ops: QueueOp[]): QueueOp[][] {
   return runs;
 }
 
-/** One statement that applies a run only while the epoch is current, fence and change together (see fenceCte). */
-async function applyFencedRun(db: Database, queueId: number, epoch: number, run: RunOp[], events: OutboxEntry): Promise<void> {
-  const { sql, params } = statementFor(queueId, run);
-  const owned = "EXISTS (SELECT 1 FROM owner)";
-  const guarded = run[0]!.type === "issued" ? `${sql} WHERE ${owned}` : `${sql} AND ${owned}`;
-  const n = params.length;
+/**
+ * Runs of issued, admitted and ended turns as one statement, applied only while the epoch is current (fence and
+ * change together, see fenceCte) and only if every token to admit is still waiting: all of it, or nothing. The runs'
+ * tokens must be distinct, since the parts of one statement do not see each other's changes.
+ */
+async function applyFencedRuns(db: Database, queueId: number, epoch: number, runs: RunOp[][], events: OutboxEntry): Promise<void> {
+  const params = new Params();
+  const { p } = params;
   const entity = queueEntity(queueId);
+  const admitted = runs.filter((run) => run[0]!.type === "activated").flat();
+  const parts = [fenceCte(p(entity), p(epoch))];
+  let applies = "EXISTS (SELECT 1 FROM owner)";
+  if (admitted.length > 0) {
+    parts.push(`ready AS (SELECT count(*) AS n FROM queue_tokens WHERE token = ANY(${p(admitted.map((op) => op.token))}::text[]) AND status = 'WAITING')`);
+    applies += ` AND (SELECT n FROM ready) = ${p(admitted.length)}`;
+  }
+  runs.forEach((run, i) => parts.push(`change${i} AS (${statementFor(queueId, run, params, applies)})`));
+  parts.push(`recorded AS (${recordEventsSql(params.values.length + 1, applies)})`);
+  params.values.push(...recordEventsParams(events));
   const [row] = await db.query(
-    `WITH ${fenceCte(`$${n + 1}`, `$${n + 2}`)},
-          change AS (${guarded}),
-          recorded AS (${recordEventsSql(n + 3, owned)})
-     SELECT count(*)::int AS owned FROM owner`,
-    [...params, entity, epoch, ...recordEventsParams(events)],
+    `WITH ${parts.join(",\n")}
+     SELECT (SELECT count(*) FROM owner)::int AS owned, ${admitted.length > 0 ? "(SELECT n FROM ready)::int" : "0"} AS ready`,
+    params.values,
   );
   if (Number(row!.owned) === 0) throw new FencedError(entity);
+  if (Number(row!.ready) !== admitted.length) throw new StoreDriftError(`${admitted.length - Number(row!.ready)} admitted tokens were not waiting`);
+}
+
+/** Whether no token appears in two runs, so that they can be the parts of one statement. */
+function distinctTokens(runs: RunOp[][]): boolean {
+  const seen = new Set<string>();
+  for (const op of runs.flat()) {
+    if (seen.has(op.token)) return false;
+    seen.add(op.token);
+  }
+  return true;
 }
 
 /**
- * Commits a batch atomically, in the actor's order, fenced by the owner's epoch. A batch that is a single run of
- * issued (or expired) tokens is one statement, atomic on its own: during a queue rush that saves the BEGIN and COMMIT
- * round trips, each of which waits behind the busy event loop. Anything else takes a transaction.
+ * Commits a batch atomically, in the actor's order, fenced by the owner's epoch. A batch of issued, admitted and ended
+ * turns (a rush's entries; a sale's turn ended by a payment and the next admitted) is one statement, atomic on its own:
+ * it saves the BEGIN, the fence and the COMMIT, a third of such a commit's time on PGlite. Anything else (the opening,
+ * an operator's edit, a token that enters and leaves in one batch) takes a transaction, fenced when it commits.
  */
 export async function commitQueue(db: Database, queueId: number, epoch: number, ops: QueueOp[], events = outboxEntry([])): Promise<void> {
   const runs = runsOf(ops);
-  const only = runs.length === 1 ? runs[0]! : undefined;
-  if (only && (only[0]!.type === "issued" || only[0]!.type === "expired")) return applyFencedRun(db, queueId, epoch, only as RunOp[], events);
+  if (runs.every((run) => run.every(isRunOp)) && distinctTokens(runs as RunOp[][])) {
+    return applyFencedRuns(db, queueId, epoch, runs as RunOp[][], events);
+  }
   await db.transaction(async (tx) => {
-    await fence(tx, queueEntity(queueId), epoch);
     for (const run of runs) {
       if (run.every(isRunOp)) await applyRun(tx, queueId, run);
       else await applyOne(tx, queueId, run);
     }
-    await recordEvents(tx, events);
+    await fenceAndRecord(tx, queueEntity(queueId), epoch, events);
   });
 }

@@ -7,7 +7,8 @@ import { openDatabase, type Database, type Queryable } from "../../src/shared/db
 import { StoreDriftError } from "../../src/shared/db/port";
 import { seedDemo } from "../../src/catalog/demo-data";
 import { Lease, preferredOwner } from "../../src/cluster/ownership";
-import { claim, eventEntity, fence, FencedError, QUEUE_ENTITY, readPlacement, release, renew } from "../../src/cluster/ownership-store";
+import { claim, eventEntity, fenceAndRecord, FencedError, QUEUE_ENTITY, readPlacement, release, renew } from "../../src/cluster/ownership-store";
+import { outboxEntry } from "../../src/shared/outbox";
 import { commitQueue } from "../../src/queue/queue-store";
 import { databaseCases } from "../support/databases";
 
@@ -21,7 +22,7 @@ function commitInFlight(db: Database, entity: string, old: number, holdMs: numbe
   let taken!: () => void;
   const fenced = new Promise<void>((resolve) => (taken = resolve));
   const done = db.transaction(async (tx) => {
-    await fence(tx, entity, old);
+    await fenceAndRecord(tx, entity, old, outboxEntry([]));
     taken();
     await Bun.sleep(holdMs);
     await write?.(tx);

@@ -8,7 +8,7 @@ import { verify } from "../../src/cli/verify";
 import { claim, eventEntity } from "../../src/cluster/ownership-store";
 import { createEvent } from "../../src/catalog/demo-data";
 import { commitConcertEvent, loadConcertEvent } from "../../src/concert-event/concert-event-store";
-import { openDatabase, type Database } from "../../src/shared/db";
+import { openDatabase, type Database, type Queryable } from "../../src/shared/db";
 import { StoreDriftError } from "../../src/shared/db/port";
 import { databaseCases } from "../support/databases";
 
@@ -184,3 +184,45 @@ for (const dbCase of await databaseCases()) {
     });
   });
 }
+
+describe("concert-event store on PGlite, with no statistics, beside a stadium's line", () => {
+  test("a payment ends its buyer's turns by key, not by reading every live token of the concert's queue", async () => {
+    const db = await openDatabase({ kind: "pglite-memory" });
+    const [concert] = await db.query(`INSERT INTO concerts (title, venue, sale_opens_at) VALUES ('line', 'hall', now()) RETURNING id`);
+    const concertId = Number(concert!.id);
+    const eventId = await db.transaction((tx) => createEvent(tx, concertId, new Date(NOW), 20));
+    const epoch = (await claim(db, "test", eventEntity(eventId), 60_000))!;
+    // 20,000 waiting in the concert's queue, never analyzed; the buyer has a turn there and in the global queue.
+    await db.query(
+      `INSERT INTO queue_tokens (queue_id, token, user_id, seq, status, issued_at)
+       SELECT $1, 'line-' || u, 1000 + u, u, 'WAITING', now() FROM generate_series(1, 20000) AS u`,
+      [concertId],
+    );
+    await db.query(
+      `INSERT INTO queue_tokens (queue_id, token, user_id, seq, status, issued_at, activated_at, expires_at)
+       VALUES ($1, 'mine', 7, 20001, 'ACTIVE', now(), now(), now() + interval '1 hour'), (0, 'mine-global', 7, 1, 'ACTIVE', now(), now(), now() + interval '1 hour')`,
+      [concertId],
+    );
+    await db.query(`INSERT INTO wallets (user_id, balance) VALUES (7, 100000)`);
+    await db.query(`INSERT INTO wallet_ledger (user_id, amount, kind) VALUES (7, 100000, 'charge')`);
+    const [seat] = await db.query(`SELECT id FROM seats WHERE concert_event_id = $1 ORDER BY id LIMIT 1`, [eventId]);
+    const seatId = Number(seat!.id);
+    await commitConcertEvent(db, eventId, epoch, [held(seatId, 7)]);
+    const reservation = reservationIdOf((await commitConcertEvent(db, eventId, epoch, [reserved("k", 7, [seatId])])).results[0]!);
+    const sent: { sql: string; params: unknown[] }[] = [];
+    const recording = {
+      ...db,
+      query: (sql: string, params: unknown[] = []) => (sent.push({ sql, params }), db.query(sql, params)),
+      transaction: <T>(work: (tx: Queryable) => Promise<T>) =>
+        db.transaction((tx) => work({ query: (sql, params = []) => (sent.push({ sql, params }), tx.query(sql, params)) })),
+    } as Database;
+    await commitConcertEvent(recording, eventId, epoch, [paid({ id: reservation, seats: [seatId] }, 7, concertId)]);
+    const payment = sent.find(({ sql }) => sql.includes("UPDATE queue_tokens"))!;
+    const plan = (await db.query(`EXPLAIN ${payment.sql}`, payment.params)).map((row) => String(row["QUERY PLAN"])).join("\n");
+    expect(plan).toMatch(/Index Scan using queue_tokens_live_user on queue_tokens[^\n]*\n\s*Index Cond: \(\(queue_id = [^\n]*AND \(user_id = /);
+    expect(plan).not.toMatch(/Index Cond: \(queue_id = [^\n]*\)\s*$/m);
+    const turns = await db.query(`SELECT queue_id, status FROM queue_tokens WHERE user_id = 7 ORDER BY queue_id`);
+    expect(turns.map((row) => row.status)).toEqual(["EXPIRED", "EXPIRED"]);
+    await db.close();
+  });
+});

@@ -3,15 +3,17 @@
 // every live token (a hash join over the partial index on live tokens, guessed at a handful) for a few tokens' change.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { openDatabase, type Database, type Queryable } from "../../src/shared/db";
-import { claim, QUEUE_ENTITY } from "../../src/cluster/ownership-store";
+import { claim, FencedError, QUEUE_ENTITY } from "../../src/cluster/ownership-store";
+import { StoreDriftError } from "../../src/shared/db/port";
 import { commitQueue, loadQueue } from "../../src/queue/queue-store";
 
 const LIVE = 5000;
-let db: Database;
+let shared: Database;
 let epoch: number;
 
 /** The statements `work` sends through the database, with their parameters. */
-async function statementsOf(work: (db: Database) => Promise<unknown>): Promise<{ sql: string; params: unknown[] }[]> {
+async function statementsOf(work: (db: Database) => Promise<unknown>, on?: Database): Promise<{ sql: string; params: unknown[] }[]> {
+  const db = on ?? shared;
   const sent: { sql: string; params: unknown[] }[] = [];
   const record = (q: Queryable): Queryable => ({
     query: (sql, params = []) => {
@@ -26,7 +28,7 @@ async function statementsOf(work: (db: Database) => Promise<unknown>): Promise<{
 const token = (i: number) => `token-${String(i).padStart(16, "0")}`;
 
 beforeAll(async () => {
-  db = await openDatabase({ kind: "pglite-memory" });
+  const db = (shared = await openDatabase({ kind: "pglite-memory" }));
   epoch = (await claim(db, "test", QUEUE_ENTITY, 60_000))!;
   // As a rush leaves it: every token live, written in runs, never analyzed.
   for (let first = 1; first <= LIVE; first += 500) {
@@ -39,10 +41,11 @@ beforeAll(async () => {
     );
   }
 });
-afterAll(() => db.close());
+afterAll(() => shared.close());
 
 describe("queue store on PGlite, with no statistics", () => {
   test("a batch of expiries looks its tokens up by key and expires exactly those", async () => {
+    const db = shared;
     const ended = Array.from({ length: 60 }, (_, k) => 1 + k * 37);
     const sent = await statementsOf((db) =>
       commitQueue(db, 0, epoch, ended.map((i) => ({ type: "expired" as const, token: token(i), userId: i, at: 5, reason: "paid" as const }))),
@@ -56,6 +59,49 @@ describe("queue store on PGlite, with no statistics", () => {
     expect(expired.map((row) => Number(row.seq))).toEqual(ended);
     const [live] = await db.query(`SELECT count(*)::int AS n FROM queue_tokens WHERE status = 'ACTIVE'`);
     expect(Number(live!.n)).toBe(LIVE - ended.length);
+  });
+});
+
+describe("a queue's turn ending and the next admitted, as one statement", () => {
+  test("lands whole, fenced, or not at all when a token to admit was not waiting", async () => {
+    const db = await openDatabase({ kind: "pglite-memory" });
+    const epoch = (await claim(db, "test", QUEUE_ENTITY, 60_000))!;
+    const tok = (i: number) => `turn-${String(i).padStart(16, "0")}`;
+    await commitQueue(db, 0, epoch, [1, 2, 3].map((i) => ({ type: "issued" as const, token: tok(i), userId: i, seq: i, status: "WAITING" as const, issuedAt: 0 })));
+    await commitQueue(db, 0, epoch, [{ type: "activated", token: tok(1), userId: 1, activatedAt: 1, expiresAt: 2 }]);
+    const statuses = async () => (await db.query(`SELECT status FROM queue_tokens ORDER BY seq`)).map((row) => row.status);
+    const ended = { type: "expired" as const, token: tok(1), userId: 1, at: 3, reason: "paid" as const };
+    const next = { type: "activated" as const, token: tok(2), userId: 2, activatedAt: 3, expiresAt: 4 };
+    const sent = await statementsOf((db) => commitQueue(db, 0, epoch, [ended, next]), db);
+    expect(sent).toHaveLength(1);
+    expect(await statuses()).toEqual(["EXPIRED", "ACTIVE", "WAITING"]);
+    // Admitting a token that is not waiting changes nothing at all, the turn it ends included.
+    const drift = await commitQueue(db, 0, epoch, [{ ...ended, token: tok(2), userId: 2 }, { ...next, token: tok(2) }]).catch((e) => e);
+    expect(drift).toBeInstanceOf(Error);
+    expect(await statuses()).toEqual(["EXPIRED", "ACTIVE", "WAITING"]);
+    const wrongTurn = await commitQueue(db, 0, epoch, [{ ...ended, token: tok(2), userId: 2 }, { ...next, token: tok(1), userId: 1 }]).catch((e) => e);
+    expect(wrongTurn).toBeInstanceOf(StoreDriftError);
+    expect(await statuses()).toEqual(["EXPIRED", "ACTIVE", "WAITING"]);
+    // A superseded owner's is refused whole.
+    const current = (await claim(db, "other", QUEUE_ENTITY, 60_000, { force: true }))!;
+    expect(await commitQueue(db, 0, epoch, [{ ...ended, token: tok(2), userId: 2 }, { ...next, token: tok(3), userId: 3 }]).catch((e) => e)).toBeInstanceOf(FencedError);
+    expect(await statuses()).toEqual(["EXPIRED", "ACTIVE", "WAITING"]);
+    await commitQueue(db, 0, current, [{ ...ended, token: tok(2), userId: 2 }, { ...next, token: tok(3), userId: 3 }]);
+    expect(await statuses()).toEqual(["EXPIRED", "EXPIRED", "ACTIVE"]);
+    await db.close();
+  });
+});
+
+describe("queue store on PGlite, with no statistics: loading", () => {
+  test("each page of a load reads the queue's tokens in (queue, seq) order, not all its live tokens, sorted, per page", async () => {
+    const db = shared;
+    const sent = await statementsOf((db) => loadQueue(db, 0, 1_000));
+    const page = sent.find(({ sql }) => sql.includes("string_agg"))!;
+    const plan = (await db.query(`EXPLAIN ${page.sql}`, page.params)).map((row) => String(row["QUERY PLAN"])).join("\n");
+    expect(plan).toContain("Index Scan using queue_tokens_queue_seq on queue_tokens");
+    expect(plan).not.toContain("Sort");
+    const [live] = await db.query(`SELECT count(*)::int AS n FROM queue_tokens WHERE queue_id = 0 AND status <> 'EXPIRED'`);
+    expect(sent.filter(({ sql }) => sql.includes("string_agg")).length).toBe(Math.floor(Number(live!.n) / 1_000) + 1);
   });
 });
 
