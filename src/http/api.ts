@@ -3,6 +3,7 @@
 import { Elysia } from "elysia";
 import type { Bus } from "../shared/bus";
 import type { Config } from "../shared/config";
+import { BoundedMap } from "../shared/bounded";
 import { AppError } from "../shared/errors";
 import { eventSubject } from "../shared/subjects";
 import { QUEUE_TOKEN_FORMAT } from "../shared/queue-tokens";
@@ -74,10 +75,9 @@ const RESERVATIONS_REMEMBERED = 200_000;
  * reservation never moves to another event, so nothing here can go stale.
  */
 export class ReservationEvents {
-  private readonly events = new Map<number, number>();
+  private readonly events = new BoundedMap<number, number>(RESERVATIONS_REMEMBERED);
 
   remember(reservationId: number, eventId: number): void {
-    if (this.events.size >= RESERVATIONS_REMEMBERED) this.events.delete(this.events.keys().next().value!);
     this.events.set(reservationId, eventId);
   }
 

@@ -11,6 +11,7 @@ import { listen } from "../shared/nats-service";
 import { QueueViews as Subjects, queueSubject } from "../shared/subjects";
 import { fingerprintKey, QUEUE_TOKEN_FORMAT, queueOfToken, tokenKey, type FingerprintKey } from "../shared/queue-tokens";
 import { Replicas } from "../shared/replicas";
+import { BoundedSet } from "../shared/bounded";
 
 /** A token missing from a fresh copy is looked for again after this many more beats of its owner. */
 const BEATS_TO_WAIT = 2;
@@ -37,7 +38,7 @@ export interface OwnedViews {
 
 export class QueueViews {
   private readonly replicas: Replicas<QueueView, ViewChange, ViewState, ViewTokens>;
-  private readonly gone = new Set<number>();
+  private readonly gone = new BoundedSet<number>(GONE_REMEMBERED);
   private subscriptions: Subscription[] = [];
 
   constructor(
@@ -143,7 +144,6 @@ export class QueueViews {
   }
 
   private forget(hi: number): void {
-    if (this.gone.size >= GONE_REMEMBERED) this.gone.delete(this.gone.values().next().value!);
     this.gone.add(hi);
   }
 }

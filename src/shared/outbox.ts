@@ -12,6 +12,7 @@
 // publishes them in id order and deletes them once acknowledged. An event published twice (the fast path was slow
 // and the sweep took it too, or the delete was lost with the process) carries the same Nats-Msg-Id both times, and
 // the stream's duplicate window stores it once.
+import { BoundedSet } from "./bounded";
 import { createInbox, headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from "nats";
 import { SERVICE_INBOX_PREFIX } from "./bus";
 import type { Queryable, Database } from "./db";
@@ -316,13 +317,15 @@ export class OutboxRelay {
  * The oldest is forgotten first; a Set keeps insertion order, so that costs nothing.
  */
 export class RecentIds {
-  readonly #seen = new Set<number | string>();
+  readonly #seen: BoundedSet<number | string>;
 
-  constructor(private readonly capacity: number) {}
+  /** Remembers at least the last `capacity / 2` ids. */
+  constructor(capacity: number) {
+    this.#seen = new BoundedSet(capacity);
+  }
 
   add(id: number | string): boolean {
     if (this.#seen.has(id)) return false;
-    if (this.#seen.size >= this.capacity) this.#seen.delete(this.#seen.values().next().value!);
     this.#seen.add(id);
     return true;
   }

@@ -11,7 +11,7 @@ const STATUS: QueueStatus = { queuePosition: 3, estimatedWaitingTime: 2, status:
 function answerer(statusNow: (token: string, userId: number) => QueueStatus | undefined) {
   const asked: [string, number][] = [];
   const verifyBearer = Object.assign(async () => ({ userId: 7, admin: false }), {
-    remembered: (header: string | null | undefined) => (header === KNOWN ? { userId: 7, admin: false } : undefined),
+    atOnce: (header: string | null | undefined) => (header === KNOWN ? { userId: 7, admin: false } : undefined),
   });
   const queues = {
     statusNow: (token: string, userId: number) => {
@@ -33,7 +33,7 @@ describe("a status poll answered at once", () => {
     expect(asked).toEqual([["5.abcdefghijklmnopqrstuv", 7]]);
   });
 
-  test("leaves to the route a bearer not verified before, a missing queue token, and what memory cannot answer", () => {
+  test("leaves to the route a bearer that does not verify, a missing queue token, and what memory cannot answer", () => {
     const { poll, asked } = answerer((token) => (token === "answerable-token-xyz" ? STATUS : undefined));
     expect(poll({ authorization: "Bearer other", "user-token": "answerable-token-xyz" })).toBeUndefined();
     expect(poll({ "user-token": "answerable-token-xyz" })).toBeUndefined();

@@ -30,6 +30,16 @@ describe("bearer tokens", () => {
     expect(await verifyBearer(`Bearer ${other}`)).toMatchObject({ userId: 9, admin: false });
   });
 
+  test("verified without a promise too, for the front door: the same callers, undefined for anything refused", async () => {
+    expect(verifyBearer.atOnce(`Bearer ${await signUserToken(42, SECRET)}`)).toMatchObject({ userId: 42, admin: false });
+    expect(verifyBearer.atOnce(`Bearer ${await signUserToken(42, "another-secret")}`)).toBeUndefined();
+    expect(verifyBearer.atOnce(undefined)).toBeUndefined();
+    // Far more callers than are remembered: each still verifies, the first as the last.
+    const headers = await Promise.all(Array.from({ length: 25_000 }, (_, i) => signUserToken(i + 1, SECRET).then((t) => `Bearer ${t}`)));
+    for (const [i, header] of headers.entries()) expect(verifyBearer.atOnce(header)?.userId).toBe(i + 1);
+    expect(verifyBearer.atOnce(headers[0])?.userId).toBe(1);
+  });
+
   test("a remembered token still lapses at its exp", async () => {
     const token = await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject("5").setExpirationTime(now() + 1).sign(key);
     expect((await verifyBearer(`Bearer ${token}`)).userId).toBe(5);
@@ -57,6 +67,12 @@ describe("bearer tokens", () => {
       "leading zero sub": `Bearer ${await sign({ sub: "01", exp: now() + 60 })}`,
       "sub past 2^53": `Bearer ${await sign({ sub: "9007199254740993", exp: now() + 60 })}`,
       "numeric sub claim": `Bearer ${await sign({ sub: 1, exp: now() + 60 })}`,
+      "exp as text": `Bearer ${await sign({ sub: "1", exp: String(now() + 60) })}`,
+      "not valid before a moment to come": `Bearer ${await sign({ sub: "1", exp: now() + 60, nbf: now() + 30 })}`,
+      "a critical header it does not know": `Bearer ${await new SignJWT({ sub: "1", exp: now() + 60 }).setProtectedHeader({ alg: "HS256", crit: ["b64"], b64: true }).sign(key)}`,
+      "header not JSON": `Bearer ${Buffer.from("nope").toString("base64url")}.${b64({ sub: "1", exp: now() + 60 })}.AAAA`,
+      "payload an array": `Bearer ${b64({ alg: "HS256" })}.${Buffer.from("[1]").toString("base64url")}.AAAA`,
+      "signature cut short": `Bearer ${(await signUserToken(1, SECRET)).slice(0, -4)}`,
     };
     for (const [name, header] of Object.entries(cases)) expect([name, await refused(header)]).toEqual([name, "unauthorized"]);
   });

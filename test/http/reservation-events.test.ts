@@ -13,11 +13,11 @@ describe("reservations remembered by the HTTP side", () => {
     expect(events.subject(22, "pay", Requests.pay)).toBe(Requests.pay);
   });
 
-  test("the oldest are forgotten past the bound, so memory stays flat in a long sale", () => {
+  test("the oldest are forgotten past the bound, so memory stays flat in a long sale; the latest 100,000 are known", () => {
     const events = new ReservationEvents();
     for (let id = 1; id <= 200_001; id++) events.remember(id, 1);
     expect(events.subject(1, "pay", Requests.pay)).toBe(Requests.pay);
-    expect(events.subject(2, "pay", Requests.pay)).toBe("rsv.event.1.pay");
+    expect(events.subject(100_002, "pay", Requests.pay)).toBe("rsv.event.1.pay");
     expect(events.subject(200_001, "pay", Requests.pay)).toBe("rsv.event.1.pay");
   });
 });
