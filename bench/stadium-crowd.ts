@@ -1,10 +1,10 @@
 // The crowd of a stadium opening, as one load-generator process (bench/stadium.ts runs several): users F..F+N-1 enter a
 // concert's pre-queue, 128 entries at a time across the crowd, and wait. The crowd is sampled as a real one behaves:
 // the first --streams users keep a pushed status stream open, the next --pollers poll every second, and the rest wait
-// without a connection, checking back now and then (first at a random moment in the 10 s after the opening, then
-// after a third of the wait they were told, between 2 and 60 s). Whoever is admitted buys: picks an event with seats
-// left and a section of it, lists that section and watches the event's live seat map, holds 1–4 seats of the section
-// that are free, reserves and pays. A buyer who finds nothing left leaves the queue.
+// without a connection, checking back now and then (first at a random moment in the minute after the opening, then
+// after a third of the wait they were told, between 1 and 60 s). Whoever is admitted buys: picks an event with seats
+// left and a section of it, watches the event's live seat map, holds 1–4 seats of the section that are free, reserves
+// and pays. A buyer who finds nothing left leaves the queue.
 //
 // It talks to bench/stadium.ts by lines: it reads JSON commands on stdin ({"opensAt": ms}, {"buy": true}) and writes
 // JSON lines to stdout ({"entered": …} once everyone is in, {"report": …} on SIGTERM or when every user is done).
@@ -87,30 +87,43 @@ async function timed(step: string, client: KeepAliveClient, method: string, path
   return { status: reply.status, body: reply.body ? JSON.parse(reply.body) : undefined };
 }
 
-/** A pool of keep-alive connections shared by the polling and idle users. */
-const pool = Array.from({ length: 32 }, () => new KeepAliveClient(base));
-const idle = [...pool];
-const queued: ((client: KeepAliveClient) => void)[] = [];
-async function pooled<T>(work: (client: KeepAliveClient) => Promise<T>): Promise<T> {
-  const client = idle.pop() ?? (await new Promise<KeepAliveClient>((resolve) => queued.push(resolve)));
-  try {
-    return await work(client);
-  } catch (error) {
-    client.close();
-    throw error;
-  } finally {
-    const next = queued.shift();
-    if (next) next(client);
-    else idle.push(client);
+/**
+ * Keep-alive connections shared by users who poll: a poll waits for a free one, so a poll queued here is a turn its
+ * user hears of late, and holds meanwhile. The users polling every second (a browser tab each) have a pool of their
+ * own, so the crowd that checks back now and then cannot queue ahead of them.
+ */
+class Pool {
+  private readonly idle: KeepAliveClient[];
+  private readonly queued: ((client: KeepAliveClient) => void)[] = [];
+
+  constructor(size: number) {
+    this.idle = Array.from({ length: size }, () => new KeepAliveClient(base));
+  }
+
+  async use<T>(work: (client: KeepAliveClient) => Promise<T>): Promise<T> {
+    const client = this.idle.pop() ?? (await new Promise<KeepAliveClient>((resolve) => this.queued.push(resolve)));
+    try {
+      return await work(client);
+    } catch (error) {
+      client.close();
+      throw error;
+    } finally {
+      const next = this.queued.shift();
+      if (next) next(client);
+      else this.idle.push(client);
+    }
   }
 }
+const pollersPool = new Pool(64);
+const checkersPool = new Pool(128);
 
 // ---- waiting ----------------------------------------------------------------------------------------------------
 
 type Status = { queuePosition: number; estimatedWaitingTime: number; status: "WAITING" | "ACTIVE"; expiresAt?: string };
 
 async function poll(user: User): Promise<Status | undefined> {
-  const reply = await pooled((client) => timed("status", client, "GET", "/api/v1/queue/status", { authorization: user.bearer, "user-token": user.token! }));
+  const pool = user.waiting === "poll" ? pollersPool : checkersPool;
+  const reply = await pool.use((client) => timed("status", client, "GET", "/api/v1/queue/status", { authorization: user.bearer, "user-token": user.token! }));
   count("polls");
   if (reply.status === 200) return reply.body.data;
   if (reply.status !== 503) count(`poll_${reply.status}`);
@@ -130,17 +143,18 @@ async function pollEverySecond(user: User): Promise<Status | undefined> {
 }
 
 /**
- * Checks back now and then, as a waiting page without a connection does: once in the 10 s after the opening (its
- * countdown ran out), then again after a third of the wait it was told, between 2 and 60 s.
+ * Checks back now and then, as a waiting page without a connection does: once in the minute after the opening (its
+ * countdown ran out), then again after a third of the wait it was told, between 1 and 60 s: near the front, every
+ * second.
  */
 async function checkBack(user: User): Promise<Status | undefined> {
   await openingAnnounced;
-  await Bun.sleep(Math.max(0, opensAt - Date.now()) + Math.random() * 10_000);
+  await Bun.sleep(Math.max(0, opensAt - Date.now()) + Math.random() * 60_000);
   for (;;) {
     if (stopping) return undefined;
     const status = await poll(user).catch(() => undefined);
     if (status?.status === "ACTIVE") return status;
-    const wait = status ? Math.min(60, Math.max(2, status.estimatedWaitingTime / 3)) : 5;
+    const wait = status ? Math.min(60, Math.max(1, status.estimatedWaitingTime / 3)) : 5;
     await Bun.sleep(wait * 1000);
   }
 }
@@ -224,12 +238,33 @@ async function buy(user: User): Promise<void> {
   }
 }
 
-/** Lists the section, watches the event's seat map, holds what is free there, reserves and pays; false if it found nothing. */
+/**
+ * Which seats a section has: what a seat map page loads once from its CDN. The API's only way to learn it is the
+ * section's list, which is whole before the opening; each crowd process asks once per section, at the first buyer who
+ * needs it, and its later buyers look at the live seat map alone.
+ */
+const layouts = new Map<string, Promise<number[] | undefined>>();
+function layoutOf(client: KeepAliveClient, headers: Record<string, string>, eventId: number, section: string): Promise<number[] | undefined> {
+  const key = `${eventId}/${section}`;
+  let layout = layouts.get(key);
+  if (!layout) {
+    layout = timed("list", client, "GET", `/api/v1/concert-events/${eventId}/available-seats?section=${encodeURIComponent(section)}`, headers).then((listed) =>
+      listed.status === 200 ? (listed.body.list as { id: number }[]).map((s) => s.id) : undefined,
+    );
+    layouts.set(key, layout);
+    void layout.then((ids) => ids ?? layouts.delete(key));
+  }
+  return layout;
+}
+
+/** Watches the event's seat map, holds what is free in the section, reserves and pays; false if it found nothing. */
 async function buyIn(user: User, client: KeepAliveClient, headers: Record<string, string>, eventId: number, section: string): Promise<boolean> {
-  const listed = await timed("list", client, "GET", `/api/v1/concert-events/${eventId}/available-seats?section=${encodeURIComponent(section)}`, headers);
-  if (listed.status !== 200) return void count(`list_${listed.status}`), false;
-  const mine = new Set<number>((listed.body.list as { id: number }[]).map((s) => s.id));
-  const free = new Set<number>(mine);
+  const layout = await layoutOf(client, headers, eventId, section);
+  if (!layout) return void count("list_failed"), false;
+  const mine = new Set(layout);
+  /** Seats of the section on sale as last heard, picked at random (a slot taken is swapped out); `gone` are taken since. */
+  const candidates: number[] = [];
+  const gone = new Set<number>();
   let mapSocket: Socket | undefined;
   let snapshot: () => void;
   const firstSnapshot = new Promise<void>((resolve) => (snapshot = resolve));
@@ -239,24 +274,34 @@ async function buyIn(user: User, client: KeepAliveClient, headers: Record<string
     const message = JSON.parse(data) as { available?: number[]; taken?: number[]; freed?: number[] };
     if (name === "snapshot") {
       record("mapSnapshot", performance.now() - started);
-      const now = new Set(message.available);
-      for (const id of mine) if (!now.has(id)) free.delete(id);
+      for (const id of message.available!) if (mine.has(id)) candidates.push(id);
       snapshot();
     } else if (name === "changes") {
       count("mapChanges");
-      for (const id of message.taken ?? []) free.delete(id);
-      for (const id of message.freed ?? []) if (mine.has(id)) free.add(id);
+      for (const id of message.taken ?? []) gone.add(id);
+      for (const id of message.freed ?? []) {
+        if (!mine.has(id)) continue;
+        gone.delete(id);
+        candidates.push(id);
+      }
     }
   });
   void watching.then(() => snapshot());
   await firstSnapshot;
+  const pick = () => {
+    while (candidates.length > 0) {
+      const at = Math.floor(Math.random() * candidates.length);
+      const id = candidates[at]!;
+      candidates[at] = candidates[candidates.length - 1]!;
+      candidates.pop();
+      if (!gone.has(id)) return id;
+    }
+    return undefined;
+  };
   try {
     const want = 1 + Math.floor(Math.random() * 4);
     const held: number[] = [];
-    while (held.length < want && free.size > 0 && !stopping) {
-      const ids = [...free];
-      const seat = ids[Math.floor(Math.random() * ids.length)]!;
-      free.delete(seat);
+    for (let seat = pick(); seat !== undefined && held.length < want && !stopping; seat = held.length < want ? pick() : undefined) {
       const occupied = await timed("occupy", client, "POST", `/api/v1/concert-events/${eventId}/occupy`, headers, { seatId: seat });
       if (occupied.status === 200) held.push(seat);
       else if (occupied.status === 409) count("occupy409");

@@ -1,8 +1,9 @@
 // `npm run bench -- --stadium`: a stadium opening on one box. An operator creates one concert with 6 events of 15,000
 // seats in three sections; a crowd enters the concert's pre-queue before the opening (as many on pushed status streams
 // as the descriptor limit allows, 1,000 polling every second, the rest waiting without a connection and checking back
-// now and then); at the opening, admitted buyers take a section, watch the event's live seat map, hold 1–4 seats,
-// reserve and pay until the hall is sold out (or, in the reference run, until everyone waiting has had a turn).
+// now and then, every second once near the front); at the opening, admitted buyers take a section, watch the event's
+// live seat map, hold 1–4 seats, reserve and pay until the hall is sold out (or, in the reference run, until everyone
+// waiting has had a turn).
 //
 // Two runs on fresh databases and services: the reference, with 5,000 waiting, and the stadium, with 200,000; between
 // the stadium's entering and its opening the service is killed with SIGKILL and restarted, and the time until a status
@@ -114,9 +115,11 @@ function serviceEnv(db: Env, natsUrl: string): Env {
   };
 }
 
-async function startService(env: Env, port: number, script = "src/main.ts") {
-  const profile = process.env.BENCH_PROFILE_DIR ? ["--cpu-prof-md", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [];
-  const child = spawn(["bun", ...profile, script], { env: { ...process.env, ...env, PORT: String(port) }, stdout: "ignore", stderr: "inherit" });
+/** The service's command line: with BENCH_PROFILE_DIR, each service writes its CPU profile there when it stops. */
+const SERVICE = ["bun", ...(process.env.BENCH_PROFILE_DIR ? ["--cpu-prof-md", `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []), "src/main.ts"];
+
+async function startService(env: Env, port: number) {
+  const child = spawn(SERVICE, { env: { ...process.env, ...env, PORT: String(port) }, stdout: "ignore", stderr: "inherit" });
   await waitFor(() => portOpen(port), "the service to listen", 120_000);
   return child;
 }
@@ -242,9 +245,13 @@ async function run(kind: DatabaseKind, waiting: number, restart: boolean): Promi
     }
     const rssBefore = rssMb(service.pid);
     let peak = rssBefore;
-    const sampler = setInterval(() => (peak = Math.max(peak, rssMb(service.pid))), 500);
     const crowdsOf = crowds(base, concert.id, eventIds, waiting);
     children.push(...crowdsOf.map((c) => c.process));
+    // Crowd processes exit when their users are done: their CPU is read now and then, so the last reading stands.
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssMb(service.pid));
+      for (const c of crowdsOf) cpuSeconds(c.process.pid);
+    }, 500);
     const enteredAll = await Promise.all(crowdsOf.map((c) => c.line("entered")));
     const entered = enteredAll.reduce((n, e) => n + e.entered, 0);
     const entriesPerSecond = entered / Math.max(...enteredAll.map((e) => e.seconds));
@@ -267,12 +274,7 @@ async function run(kind: DatabaseKind, waiting: number, restart: boolean): Promi
       service.kill("SIGKILL");
       await service.exited;
       const killedAt = Date.now();
-      const restartLog = process.env.BENCH_RESTART_LOG;
-      service = spawn(["bun", "src/main.ts"], {
-        env: { ...process.env, ...env, PORT: String(port), ...(restartLog ? { LOG_LEVEL: "info" } : {}) },
-        stdout: restartLog ? Bun.file(restartLog) : "ignore",
-        stderr: "inherit",
-      });
+      service = spawn(SERVICE, { env: { ...process.env, ...env, PORT: String(port) }, stdout: "ignore", stderr: "inherit" });
       children.push(service);
       restartToStatusMs = await statusAnsweredAfter(base, probe.data.token, waiting + 1, killedAt);
       console.error(`  restart → status ${restartToStatusMs} ms`);
@@ -288,7 +290,7 @@ async function run(kind: DatabaseKind, waiting: number, restart: boolean): Promi
     const limit = opensAt + (values.until === "opening" ? 15_000 : 600_000);
     let lastProgress = Date.now();
     while (!soldOutAt && Date.now() < limit) {
-      await Bun.sleep(500);
+      await Bun.sleep(1000);
       if (values.until === "opening") continue;
       const sold = await Promise.all(eventIds.map((id) => ask("GET", `/api/v1/admin/concert-events/${id}/summary`).catch(() => undefined)));
       const total = sold.reduce((n, s) => n + (s?.data?.sold ?? 0), 0);
