@@ -10,6 +10,7 @@ import { ConcertEventHost } from "./concert-event/concert-event-host";
 import type { Config } from "./shared/config";
 import { openDatabase, type Database } from "./shared/db";
 import { seedDemo } from "./catalog/demo-data";
+import { pages } from "./pages/pages";
 import { createApp, SERVER_BODY_LIMIT } from "./http/app";
 import { log } from "./shared/log";
 import { startPaymentService } from "./payments/payments";
@@ -107,6 +108,7 @@ export async function startService(config: Config): Promise<RunningService> {
       },
     },
     ready: async () => bus.connected() && (await databaseReachable(db)),
+    pages,
   });
   // Bun closes a connection idle for 10 s by default; a status stream is quiet for up to 15 s between pings.
   const server = Bun.serve({ port: config.port, fetch, maxRequestBodySize: SERVER_BODY_LIMIT, idleTimeout: 60 });

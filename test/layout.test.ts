@@ -45,6 +45,8 @@ const FEATURE_IMPORTS: Record<string, string[]> = {
   "src/queue": ["src/cluster"],
   // The token command signs bearer tokens as the HTTP edge verifies them.
   "src/cli": ["src/http"],
+  // The pages' typed client is made from the app's route types (a type import: nothing of the server is bundled).
+  "src/pages": ["src/http"],
 };
 
 describe("source layout", () => {

@@ -55,6 +55,7 @@ const VALID: { [S in Service]: { [E in keyof (typeof Api)[S]]: [subject: string,
     "create-event": [Requests.createEvent, { concertId: 1, startsAt: iso(Date.now() + HOUR), sections: [{ name: "VIP", price: 1000, seats: 2 }] }],
     "event-sales": [Requests.eventSales, { concertEventId: 1 }],
     "queue-report": [Requests.queueReport, { concertId: 1 }],
+    "event-list": [Requests.eventList, { concertId: 1 }],
   },
   ownership: {
     claim: [Requests.claimOwner, { entity: "event:1" }],

@@ -69,6 +69,7 @@ for (const db of cases) {
         ["POST", "/api/v1/admin/concerts/1/events", { startsAt: iso(Date.now() + DAY), sections: [{ name: "A", price: 1, seats: 1 }] }],
         ["GET", "/api/v1/admin/concert-events/1/summary"],
         ["GET", "/api/v1/admin/concerts/1/queue"],
+        ["GET", "/api/v1/admin/concerts/1/events"],
       ];
       for (const [method, path, body] of routes) expectError(await fan.call(method, path, body), "forbidden");
       expect((await admin.call("GET", "/api/v1/admin/concerts/1/queue")).status).toBe(200);
@@ -117,6 +118,20 @@ for (const db of cases) {
         { name: "R석", price: 154_000, seats: 2 },
       ]);
       expect(event).toMatchObject({ concertId: concert.id, totalSeats: 5 });
+      const outlines = await admin.call("GET", `/api/v1/admin/concerts/${concert.id}/events`);
+      expect(outlines.body.list).toEqual([
+        {
+          id: event.id,
+          concertId: concert.id,
+          startsAt: expect.any(String),
+          totalSeats: 5,
+          sections: [
+            { name: "VIP", price: 198_000, seats: 3 },
+            { name: "R석", price: 154_000, seats: 2 },
+          ],
+        },
+      ]);
+      expectError(await admin.call("GET", "/api/v1/admin/concerts/999999/events"), "not_found_concert");
       const fan = await buyer();
       expect((await seatsOf(fan, event.id)).map((s: { seatNumber: string; price: number }) => [s.seatNumber, s.price])).toEqual([
         ["VIP-1", 198_000],

@@ -11,6 +11,7 @@ import {
   Api,
   MAX_SEATS_PER_EVENT,
   type Concert,
+  type EventOutline,
   type EventSales,
   type NewConcert,
   type NewConcertEvent,
@@ -112,6 +113,31 @@ export async function eventSales(db: Database, eventId: number): Promise<EventSa
   };
 }
 
+/** A concert's events with their sections as the operator gave them, each section's seats counted. */
+export async function eventOutlines(db: Database, concertId: number): Promise<EventOutline[]> {
+  await concert(db, concertId);
+  const rows = await db.query(
+    `SELECT e.id, e.starts_at, es.name, es.price, count(s.id) AS seats
+       FROM concert_events e
+       JOIN event_sections es ON es.concert_event_id = e.id
+       LEFT JOIN seats s ON s.concert_event_id = e.id AND s.section = es.ord
+      WHERE e.concert_id = $1
+      GROUP BY e.id, e.starts_at, es.ord, es.name, es.price
+      ORDER BY e.starts_at, e.id, es.ord`,
+    [concertId],
+  );
+  const events = new Map<number, EventOutline>();
+  for (const row of rows) {
+    const id = Number(row.id);
+    let event = events.get(id);
+    if (!event) events.set(id, (event = { id, concertId, startsAt: iso(row.starts_at), totalSeats: 0, sections: [] }));
+    const seats = Number(row.seats);
+    event.totalSeats += seats;
+    event.sections.push({ name: String(row.name), price: Number(row.price), seats });
+  }
+  return [...events.values()];
+}
+
 /** A concert's queue as committed: who waits, who is in (turns not yet lapsed), and how many were ever let in. */
 export async function queueReport(db: Database, concertId: number): Promise<QueueReport> {
   const [row] = await db.query(
@@ -154,6 +180,12 @@ export function startCatalogAdminService(nc: NatsConnection, db: Database): Prom
       subject: Requests.queueReport,
       messages: api["queue-report"],
       handle: async ({ concertId }) => ok(await queueReport(db, concertId)),
+    }),
+    endpoint({
+      name: "event-list",
+      subject: Requests.eventList,
+      messages: api["event-list"],
+      handle: async ({ concertId }) => ok(await eventOutlines(db, concertId)),
     }),
   ]);
 }

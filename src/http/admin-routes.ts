@@ -3,7 +3,7 @@
 import { t } from "elysia";
 import { AppError } from "../shared/errors";
 import { eventSubject, queueSubject, Requests } from "../shared/subjects";
-import type { Concert, EventSales, NewConcertEvent, QueueReport } from "../shared/messages";
+import type { Concert, EventOutline, EventSales, NewConcertEvent, QueueReport } from "../shared/messages";
 import { adminApi, idFrom, type Api } from "./api";
 import { BEARER, TAGS } from "./openapi";
 import * as S from "./schemas";
@@ -98,6 +98,18 @@ export function adminRoutes(api: Api) {
           description: "회차와 구역별 좌석을 한 번에 만듭니다. 좌석 번호는 \"<구역>-<n>\"이고, 만든 즉시 예매할 수 있습니다.",
           security: [BEARER],
         },
+      },
+    )
+    .get(
+      "/concerts/:concertId/events",
+      async ({ params, request }) => ({ list: await api.ask<EventOutline[]>(request, Requests.eventList, { concertId: idFrom(params.concertId) }) }),
+      {
+        params: concertParams,
+        response: {
+          200: S.List(S.EventOutline, { id: 10, concertId: 4, startsAt: "2027-02-10T10:00:00.000Z", totalSeats: 5000, sections: [{ name: "VIP", price: 198000, seats: 200 }, { name: "R", price: 154000, seats: 4800 }] }),
+          ...S.errors("invalid_request", "forbidden", "not_found_concert"),
+        },
+        detail: { tags: [TAGS.operations], summary: "회차 목록", description: "(beyond) 콘서트의 회차와 구역(이름, 가격, 좌석 수)을 등록한 순서대로 조회합니다.", security: [BEARER] },
       },
     )
     .get(

@@ -45,6 +45,9 @@ export interface SeatMapReads {
   stream(eventId: number, token: string): Promise<Response>;
 }
 
+/** Serves the pages (src/pages): the page or asset at a path, or undefined when the path is none of theirs. */
+export type PageServer = (request: Request, pathname: string) => Response | Promise<Response> | undefined;
+
 export interface HttpDeps {
   config: Config;
   bus: Bus;
@@ -52,6 +55,8 @@ export interface HttpDeps {
   queues: QueueReads;
   seatMaps: SeatMapReads;
   ready(): Promise<boolean>;
+  /** The fans' and operators' pages; without it (a benchmark's bare server) only the API is served. */
+  pages?: PageServer;
 }
 
 /** Built once per app and handed to every route module. */

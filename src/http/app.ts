@@ -5,7 +5,7 @@ import { Elysia, t } from "elysia";
 import { AppError, CATALOG, errorBody, isErrorCode, RETRY_AFTER_SECONDS, type ErrorCode } from "../shared/errors";
 import { log } from "../shared/log";
 import { httpMetrics, registry } from "../shared/metrics";
-import { pathnameOf, requestIdOf, ReservationEvents, responseRequestIdOf, type Api, type HttpDeps } from "./api";
+import { pathnameOf, requestIdOf, ReservationEvents, responseRequestIdOf, type Api, type HttpDeps, type PageServer } from "./api";
 import { adminRoutes } from "./admin-routes";
 import { bearerVerifier } from "./auth";
 import { InFlight, laneOf } from "./in-flight";
@@ -17,7 +17,7 @@ import { RateLimiter } from "./rate-limit";
 import * as S from "./schemas";
 import { walletRoutes } from "./wallet-routes";
 
-export type { HttpDeps, QueueGate, QueueReads, SeatMapReads } from "./api";
+export type { HttpDeps, PageServer, QueueGate, QueueReads, SeatMapReads } from "./api";
 
 /** Bodies above this answer 413 payload_too_large from the catalog. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -70,6 +70,9 @@ function errorResponse(code: ErrorCode, requestId?: string): Response {
   return new Response(JSON.stringify(errorBody(code)), { status: CATALOG[code].status, headers });
 }
 
+/** The app's routes as a type: the pages' typed client (Eden) is made from it. */
+export type App = ReturnType<typeof createApp>["app"];
+
 /** The app and the front door that serves it: `fetch` is what Bun.serve is given. */
 export function createApp(deps: HttpDeps) {
   const { bus, config } = deps;
@@ -119,7 +122,7 @@ export function createApp(deps: HttpDeps) {
     .use(seatStreamRoutes(api))
     .use(paymentRoutes(api))
     .use(adminRoutes(api));
-  return { app, fetch: serve(app.fetch, new Map(queueAnswersAtOnce(api))) };
+  return { app, fetch: serve(app.fetch, new Map(queueAnswersAtOnce(api)), deps.pages) };
 }
 
 /** The route a path belongs to, for metric labels and logs: ids folded, unknown paths pooled. */
@@ -142,19 +145,23 @@ type AppFetch = (request: Request) => Promise<Response> | Response;
  * carrying the request id the actors log too. Nothing here awaits unless the app does: a status poll answered from
  * memory costs no promise.
  */
-function serve(fetch: AppFetch, atOnce: AnswersAtOnce) {
+function serve(fetch: AppFetch, atOnce: AnswersAtOnce, pages: PageServer | undefined) {
   return (request: Request): Response | Promise<Response> => {
     const started = performance.now();
     const pathname = pathnameOf(request.url);
-    const response = front(request, pathname, fetch, atOnce);
+    const response = front(request, pathname, fetch, atOnce, pages);
     return response instanceof Promise ? response.then((r) => served(request, pathname, started, r)) : served(request, pathname, started, response);
   };
 }
 
-function front(request: Request, pathname: string, fetch: AppFetch, atOnce: AnswersAtOnce) {
+function front(request: Request, pathname: string, fetch: AppFetch, atOnce: AnswersAtOnce, pages: PageServer | undefined) {
   const length = request.headers.get("content-length");
   if (length !== null && Number(length) > MAX_BODY_BYTES) return errorResponse("payload_too_large", requestIdOf(request));
   if (pathname.startsWith("/swagger")) return swaggerUi(pathname) || fetch(request);
+  if (pages && request.method === "GET" && !pathname.startsWith("/api/")) {
+    const page = pages(request, pathname);
+    if (page) return page;
+  }
   const body = request.method === "GET" ? atOnce.get(pathname)?.(request) : undefined;
   if (body === undefined) return fetch(request);
   return new Response(JSON.stringify(body), { headers: { "content-type": JSON_TYPE, "x-request-id": responseRequestIdOf(request) } });

@@ -194,6 +194,7 @@ export const NewEventBody = t.Object(
   },
 );
 export const NewConcertEvent = t.Object({ id: Id, concertId: Id, startsAt: Time, totalSeats: Int({ minimum: 1, examples: [5000] }) });
+export const EventOutline = t.Object({ ...NewConcertEvent.properties, sections: t.Array(Section) });
 const Count = (example: number) => Int({ minimum: 0, examples: [example] });
 export const EventSales = t.Object({
   concertEventId: Id,

@@ -95,6 +95,8 @@ export const Concert = Message({
 });
 export const ConcertEventSummary = Message({ id: Id, concertId: Id, startsAt: Time, totalSeats: Count, availableSeats: Count });
 export const NewConcertEvent = Message({ id: Id, concertId: Id, startsAt: Time, totalSeats: Count });
+/** An event as its operator set it up: its sections in the order given, each with its seat count. */
+export const EventOutline = Message({ id: Id, concertId: Id, startsAt: Time, totalSeats: Count, sections: Type.Array(Section) });
 /** An operator's view of one event's sale. `revenue`: payments not refunded. */
 export const EventSales = Message({
   concertEventId: Id,
@@ -332,6 +334,7 @@ export const Api = {
     "create-event": exchange(NewEvent, NewConcertEvent),
     "event-sales": exchange(EventSalesRequest, EventSales),
     "queue-report": exchange(ConcertRequest, QueueReport),
+    "event-list": exchange(ConcertRequest, Type.Array(EventOutline)),
   },
   ownership: {
     claim: exchange(EntityRequest, Type.Null()),
@@ -361,6 +364,7 @@ export type QueueTicket = Static<typeof QueueTicket>;
 export type Concert = Static<typeof Concert>;
 export type ConcertEventSummary = Static<typeof ConcertEventSummary>;
 export type NewConcertEvent = Static<typeof NewConcertEvent>;
+export type EventOutline = Static<typeof EventOutline>;
 export type EventSales = Static<typeof EventSales>;
 export type QueueReport = Static<typeof QueueReport>;
 export type SaleSummary = Static<typeof SaleSummary>;

@@ -27,6 +27,7 @@ export const Requests = {
   createEvent: "rsv.admin.event.create",
   eventSales: "rsv.admin.event.sales",
   queueReport: "rsv.admin.queue.report",
+  eventList: "rsv.admin.event.list",
   pay: "rsv.payment.pay",
   payments: "rsv.payment.list",
   reservations: "rsv.reservation.list",

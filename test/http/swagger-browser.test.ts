@@ -2,13 +2,11 @@
 // "Try it out" — charge, queue token, occupy, reserve, pay. Needs the system Chromium (Debian's `chromium`, which
 // .ci/run installs); without it the test is skipped with a message saying so.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync } from "node:fs";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import type { Browser, Page } from "playwright-core";
 import { signUserToken } from "../../src/http/auth";
+import { CHROMIUM, launchChromium, OUTPUT } from "../support/browser";
 import { startTestService, TEST_SECRET, type TestService } from "../support/service";
-
-const CHROMIUM = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((path) => existsSync(path));
-const OUTPUT = "test-output";
 
 if (!CHROMIUM) console.warn("swagger-browser: skipped, no Chromium at /usr/bin/chromium (apt-get install chromium)");
 
@@ -41,10 +39,7 @@ describe.skipIf(!CHROMIUM)("Swagger UI in headless Chromium", () => {
 
   beforeAll(async () => {
     service = await startTestService({ kind: "pglite-memory" });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    browser = await launchChromium();
   }, 30_000);
   afterAll(async () => {
     await browser?.close();

@@ -12,7 +12,7 @@ import { freePort, portOpen, waitFor } from "../support/nats-server";
 async function start(env: Record<string, string>) {
   const port = await freePort();
   const child = spawn(process.execPath, ["scripts/start.ts"], {
-    env: { ...process.env, DATABASE_URL: "memory://", LOG_LEVEL: "warn", PORT: String(port), ...env },
+    env: { ...process.env, DATABASE_URL: "memory://", LOG_LEVEL: "warn", PORT: String(port), AUTH_SECRET: "", ...env },
   });
   let err = "";
   child.stderr.on("data", (chunk) => (err += chunk));
@@ -43,6 +43,10 @@ describe("npm start without a NATS server", () => {
     const service = readFileSync(join(dir, "service.password"), "utf8").trim();
     const monitor = readFileSync(join(dir, "monitor.password"), "utf8").trim();
     expect(first.err()).toContain(`NATS users: service / ${service}, monitor / ${monitor}`);
+    // On the development secret, links that sign in a demo fan and an operator, printed once it listens.
+    await waitFor(async () => first.err().includes("operators' console"), "the pages' links", 10_000);
+    expect(first.err()).toMatch(/fans' page \(user 1\): http:\/\/127\.0\.0\.1:\d+\/#token=[\w-]+\.[\w-]+\.[\w-]+/);
+    expect(first.err()).toMatch(/operators' console: http:\/\/127\.0\.0\.1:\d+\/admin#token=[\w-]+\.[\w-]+\.[\w-]+/);
     expect(statSync(join(dir, "service.password")).mode & 0o077).toBe(0);
     expect(service).not.toBe(monitor);
     await first.stop();
