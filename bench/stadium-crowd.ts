@@ -79,12 +79,21 @@ const buyingStarted = new Promise<void>((resolve) => (buyingAllowed = resolve));
 
 // ---- requests ---------------------------------------------------------------------------------------------------
 
+/** A 503 says "again in a second" (Retry-After: 1): a client does as told, a few times, before it gives up. */
+const RETRIES_ON_503 = 4;
+
 async function timed(step: string, client: KeepAliveClient, method: string, path: string, headers: Record<string, string>, body?: unknown) {
-  const started = performance.now();
-  const reply = await client.request(method, path, headers, body === undefined ? undefined : JSON.stringify(body));
-  record(step, performance.now() - started);
-  if (reply.status >= 500) count(`${step}_${reply.status}`);
-  return { status: reply.status, body: reply.body ? JSON.parse(reply.body) : undefined };
+  for (let attempt = 0; ; attempt++) {
+    const started = performance.now();
+    const reply = await client.request(method, path, headers, body === undefined ? undefined : JSON.stringify(body));
+    record(step, performance.now() - started);
+    if (reply.status >= 500) count(`${step}_${reply.status}`);
+    if (reply.status === 503 && attempt < RETRIES_ON_503 && !stopping) {
+      await Bun.sleep(1000);
+      continue;
+    }
+    return { status: reply.status, body: reply.body ? JSON.parse(reply.body) : undefined };
+  }
 }
 
 /**
@@ -228,7 +237,10 @@ async function buy(user: User): Promise<void> {
         continue;
       }
       const section = open[Math.floor(Math.random() * open.length)]!.name;
-      if (await buyIn(user, client, headers, eventId, section)) return;
+      const outcome = await buyIn(user, client, headers, eventId, section);
+      if (outcome === "paid") return;
+      // Given up after its retries: a buyer who walks away leaves the queue, or the turn stays taken until it lapses.
+      if (outcome === "failed") return void (await timed("leave", client, "DELETE", "/api/v1/queue/tokens", headers));
       soldOut.add(`${eventId}/${section}`);
     }
     count("soldOutLeaves");
@@ -257,10 +269,10 @@ function layoutOf(client: KeepAliveClient, headers: Record<string, string>, even
   return layout;
 }
 
-/** Watches the event's seat map, holds what is free in the section, reserves and pays; false if it found nothing. */
-async function buyIn(user: User, client: KeepAliveClient, headers: Record<string, string>, eventId: number, section: string): Promise<boolean> {
+/** Watches the event's seat map, holds what is free in the section, reserves and pays. */
+async function buyIn(user: User, client: KeepAliveClient, headers: Record<string, string>, eventId: number, section: string): Promise<"paid" | "nothing" | "failed"> {
   const layout = await layoutOf(client, headers, eventId, section);
-  if (!layout) return void count("list_failed"), false;
+  if (!layout) return void count("list_failed"), "nothing";
   const mine = new Set(layout);
   /** Seats of the section on sale as last heard, picked at random (a slot taken is swapped out); `gone` are taken since. */
   const candidates: number[] = [];
@@ -305,17 +317,17 @@ async function buyIn(user: User, client: KeepAliveClient, headers: Record<string
       const occupied = await timed("occupy", client, "POST", `/api/v1/concert-events/${eventId}/occupy`, headers, { seatId: seat });
       if (occupied.status === 200) held.push(seat);
       else if (occupied.status === 409) count("occupy409");
-      else return void count(`occupy_${occupied.status}`), true;
+      else return void count(`occupy_failed_${occupied.status}`), "failed";
     }
-    if (held.length === 0) return false;
+    if (held.length === 0) return "nothing";
     const reserved = await timed("reserve", client, "POST", `/api/v1/concert-events/${eventId}/reserve`, headers, { seatIds: held });
-    if (reserved.status !== 200) return void count(`reserve_${reserved.status}`), true;
+    if (reserved.status !== 200) return void count(`reserve_failed_${reserved.status}`), "failed";
     const paid = await timed("pay", client, "POST", "/api/v1/payments", { authorization: user.bearer }, { reservationId: reserved.body.data.id });
-    if (paid.status !== 200) return void count(`pay_${paid.status}`), true;
+    if (paid.status !== 200) return void count(`pay_failed_${paid.status}`), "failed";
     count("paid");
     count("tickets", held.length);
     tally(ticketsAt, held.length);
-    return true;
+    return "paid";
   } finally {
     mapSocket?.end();
   }

@@ -109,6 +109,8 @@ function serviceEnv(db: Env, natsUrl: string): Env {
     SEED_DEMO: "false",
     LOG_LEVEL: "warn",
     QUEUE_MAX_ACTIVE: String(MAX_ACTIVE),
+    // Room for every admitted buyer's request and as many again for the crowd, as an operator sizes it for a sale.
+    IN_FLIGHT_LIMIT: String(4 * MAX_ACTIVE),
     QUEUE_ACTIVE_TTL_SECONDS: String(ACTIVE_TTL_SECONDS),
     RATE_LIMIT_QUEUE_PER_SECOND: "0",
     RATE_LIMIT_OCCUPY_PER_SECOND: "0",
