@@ -11,7 +11,7 @@ import type { Database, Queryable } from "../shared/db";
 import { AppError } from "../shared/errors";
 import { log } from "../shared/log";
 import { fencedCommits } from "../shared/metrics";
-import { Api, EntityRequest } from "../shared/messages";
+import { Api, EntityRequest, type OwnershipChanged } from "../shared/messages";
 import { addService, endpoint, parseAs } from "../shared/nats-service";
 import {
   claim,
@@ -102,6 +102,8 @@ export async function settled(done: () => boolean, limitMs: number): Promise<voi
 }
 
 /** Where an instance takes nudges (`take`) and answers liveness checks (`ping`). */
+/** The Nats-Msg-Id of an ownership notice: unlike the outbox's ids (`<row>:<place>`), it is made of the change itself. */
+export const ownershipMsgId = (entity: Entity, epoch: number, kind: "acquired" | "released" | "lost") => `ownership:${entity}:${epoch}:${kind}`;
 const nodeSubject = (instance: string, what: "take" | "ping" | "*") => `rsv.ownership.node.${instance.replace(/[^A-Za-z0-9_-]/g, "_")}.${what}`;
 
 /**
@@ -263,7 +265,7 @@ export class Ownership {
       return;
     }
     log.info("owning", { entity, epoch });
-    this.bus.publish(Events.ownership("acquired"), { entity, instance: this.instance, epoch });
+    this.notify("acquired", { entity, instance: this.instance, epoch });
   }
 
   /** Graceful move: stop taking commands, answer those accepted, release, and tell the new owner to take it now. */
@@ -274,8 +276,16 @@ export class Ownership {
     this.owned.delete(entity);
     await release(this.db, this.instance, entity, epoch);
     log.info("handed over", { entity, epoch, to });
-    this.bus.publish(Events.ownership("released"), { entity, instance: this.instance, epoch, to });
+    this.notify("released", { entity, instance: this.instance, epoch, to });
     if (to) this.nc.publish(nodeSubject(to, "take"), encode({ entity }));
+  }
+
+  /**
+   * An ownership notice for the event stream. A tenure (entity, epoch) is acquired once and ends once, so the three
+   * name the change: a notice sent again is stored once.
+   */
+  private notify(kind: "acquired" | "released" | "lost", notice: OwnershipChanged): void {
+    this.bus.publish(Events.ownership(kind), notice, ownershipMsgId(notice.entity, notice.epoch, kind));
   }
 
   /** Another instance took the entity (this one missed its renewals): stop serving it at once. */
@@ -283,7 +293,7 @@ export class Ownership {
     log.warn("lost ownership", { entity, epoch });
     await this.hostOf(entity).relinquish(entity, false);
     this.owned.delete(entity);
-    this.bus.publish(Events.ownership("lost"), { entity, instance: this.instance, epoch });
+    this.notify("lost", { entity, instance: this.instance, epoch });
   }
 
   /**

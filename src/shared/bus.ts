@@ -16,14 +16,18 @@ export interface Bus {
    * `timeoutMs` overrides the configured timeout, for the few requests that take long by nature.
    */
   request<T>(subject: string, payload: unknown, requestId?: string, timeoutMs?: number): Promise<T>;
-  /** Publishes on a subject of messages.ts's scheme: the payload must be of the type its schema describes. */
-  publish<Body>(subject: Topic<Body>, payload: NoInfer<Body>): void;
+  /**
+   * Publishes on a subject of messages.ts's scheme: the payload must be of the type its schema describes. A message
+   * the event stream keeps carries `msgId`, which names the one change it reports (JetStream stores a repeat once).
+   */
+  publish<Body>(subject: Topic<Body>, payload: NoInfer<Body>, msgId?: string): void;
   /** False while the connection is down; requests then fail fast with 503 instead of waiting out the timeout. */
   connected(): boolean;
   close(): Promise<void>;
 }
 
 export const REQUEST_ID_HEADER = "Request-Id";
+export const MSG_ID_HEADER = "Nats-Msg-Id";
 
 /** How long to wait before sending again a request nobody received, and how often to ask for an owner meanwhile. */
 const NO_RESPONDER_RETRY_MS = 50;
@@ -114,9 +118,12 @@ export async function connectBus(nats: NatsConfig, requestTimeoutMs: number, opt
       stop({ outcome: reply.ok ? "ok" : reply.code });
       return unwrap(reply);
     },
-    publish(subject, payload) {
+    publish(subject, payload, msgId) {
       if (nc.isClosed()) return;
-      nc.publish(subject, encode(payload));
+      if (msgId === undefined) return nc.publish(subject, encode(payload));
+      const headers = natsHeaders();
+      headers.set(MSG_ID_HEADER, msgId);
+      nc.publish(subject, encode(payload), { headers });
     },
     async close() {
       if (!nc.isClosed()) await nc.drain();

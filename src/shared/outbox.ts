@@ -14,7 +14,7 @@
 // the stream's duplicate window stores it once.
 import { BoundedSet } from "./bounded";
 import { createInbox, headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from "nats";
-import { SERVICE_INBOX_PREFIX } from "./bus";
+import { MSG_ID_HEADER, SERVICE_INBOX_PREFIX } from "./bus";
 import type { Queryable, Database } from "./db";
 import { log } from "./log";
 import { outboxBacklog, outboxPublished } from "./metrics";
@@ -182,7 +182,7 @@ export class OutboxRelay {
     entry.events.forEach((event, index) => {
       const token = (this.#next++).toString(36);
       const headers = natsHeaders();
-      headers.set("Nats-Msg-Id", eventMsgId(entry, index));
+      headers.set(MSG_ID_HEADER, eventMsgId(entry, index));
       try {
         this.nc.publish(event.subject, encoder.encode(event.payload), { headers, reply: `${this.#inbox}.${token}` });
         this.#awaiting.set(token, { publishing, sentAt });

@@ -7,6 +7,9 @@ import { ensureEventStream, EVENT_STREAM } from "../../src/shared/event-stream";
 import { openDatabase, type Database } from "../../src/shared/db";
 import { eventMsgId, OutboxRelay, outboxEntry, recordEvents, RecentIds, type OutboxEntry } from "../../src/shared/outbox";
 import { Events, message } from "../../src/shared/subjects";
+import { connectBus } from "../../src/shared/bus";
+import { ownershipMsgId } from "../../src/cluster/ownership";
+import { eventEntity } from "../../src/cluster/ownership-store";
 import { databaseCases } from "../support/databases";
 import { repeatedIds, storedEvents } from "../support/event-stream";
 import { startNatsServer, waitFor, type NatsServer } from "../support/nats-server";
@@ -163,6 +166,22 @@ for (const target of await databaseCases()) {
       expect(stored.length).toBe(10);
       expect(repeatedIds(stored)).toEqual([]);
       await sweeper.stop();
+    });
+
+    test("an ownership notice carries its tenure and kind as Nats-Msg-Id, and sent again is stored once", async () => {
+      await purge();
+      const bus = await connectBus({ servers: [nats.url] }, 1000);
+      const notice = { entity: eventEntity(7), instance: "a", epoch: 3 };
+      bus.publish(Events.ownership("acquired"), notice, ownershipMsgId(notice.entity, notice.epoch, "acquired"));
+      bus.publish(Events.ownership("acquired"), notice, ownershipMsgId(notice.entity, notice.epoch, "acquired"));
+      bus.publish(Events.ownership("lost"), notice, ownershipMsgId(notice.entity, notice.epoch, "lost"));
+      await bus.close();
+      await waitFor(async () => (await storedEvents(nc)).length >= 2, "the notices to be stored");
+      const stored = await storedEvents(nc);
+      expect(stored.map((e) => [e.subject, e.msgId])).toEqual([
+        ["rsv.evt.ownership.acquired", "ownership:event:7:3:acquired"],
+        ["rsv.evt.ownership.lost", "ownership:event:7:3:lost"],
+      ]);
     });
   });
 }
