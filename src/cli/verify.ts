@@ -37,6 +37,11 @@ const CHECKS: Check[] = [
            WHERE (r.status IN ('PAID', 'REFUNDED')) <> (p.id IS NOT NULL) OR (p.id IS NOT NULL AND p.amount <> r.total_amount)`,
   },
   {
+    name: "a reservation's total is the sum of its seats' prices",
+    sql: `SELECT r.id FROM reservations r JOIN reservation_seats rs ON rs.reservation_id = r.id JOIN seats s ON s.id = rs.seat_id
+           GROUP BY r.id, r.total_amount HAVING sum(s.price) <> r.total_amount`,
+  },
+  {
     name: "a refunded reservation has a refunded payment, and none of its seats is still its",
     sql: `SELECT r.id FROM reservations r LEFT JOIN payments p ON p.reservation_id = r.id
            WHERE (r.status = 'REFUNDED') <> coalesce(p.status = 'refunded', false)

@@ -44,6 +44,20 @@ describe("bun run verify", () => {
     expect(checks).toContain("one payment per paid (or refunded) reservation, for its total");
   });
 
+  test("a reservation whose total is not its seats' prices is reported (the operators' revenue is read from the seats)", async () => {
+    const db = await fresh();
+    const [seat] = await db.query(`SELECT price FROM seats WHERE id = 2`);
+    const [r] = await db.query(
+      `INSERT INTO reservations (user_id, concert_event_id, total_amount, status, created_at, expires_at)
+       VALUES (1, 1, $1, 'EXPIRED', now(), now()) RETURNING id`,
+      [Number(seat!.price) + 1],
+    );
+    await db.query(`INSERT INTO reservation_seats (reservation_id, seat_id, price) VALUES ($1, 2, $2)`, [r!.id, seat!.price]);
+    expect((await verify(db)).map((v) => v.check)).toEqual(["a reservation's total is the sum of its seats' prices"]);
+    await db.query(`UPDATE reservations SET total_amount = $2 WHERE id = $1`, [r!.id, seat!.price]);
+    expect(await verify(db)).toEqual([]);
+  });
+
   test("a refund without its ledger entry, or whose seat still points at it, is reported", async () => {
     const db = await fresh();
     const [r] = await db.query(
