@@ -110,6 +110,9 @@ export interface EntitySpec<Input extends EntityInput, Snapshot, Model, Cmd exte
 /** The `gather` a host provides: settles after the event loop has delivered everything that arrived in this turn. */
 export const endOfTurn = fromPromise<void>(() => new Promise((resolve) => setImmediate(resolve)));
 
+/** The longest delay a timer takes (2^31 − 1 ms, about 24.8 days). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const emptyBatch = <Op>(): Batch<Op> => ({ ops: [], waiters: [] });
 
 /** Commands accepted but not yet answered: the actor's mailbox depth, for monitoring. */
@@ -182,7 +185,10 @@ export function durableEntity<
     const deadline = context.model?.nextDeadline();
     if (deadline === undefined || (context.timerAt !== undefined && context.timerAt <= deadline)) return;
     enqueue.cancel("expiry");
-    enqueue.raise({ type: "tick" }, { id: "expiry", delay: Math.max(0, deadline - context.input.now()) });
+    // A deadline beyond what a timer can wait (an opening months away) is reached in steps: the early tick expires
+    // nothing and sets the next step. Unclamped, the runtime would fire it after 1 ms, and again, and again.
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, deadline - context.input.now()));
+    enqueue.raise({ type: "tick" }, { id: "expiry", delay });
     enqueue.assign({ timerAt: deadline });
   }
 

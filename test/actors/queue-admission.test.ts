@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { createActor, fromPromise, SimulatedClock } from "xstate";
-import type { CommitInput } from "../../actors/durable-entity";
+import { MAX_TIMER_MS, type CommitInput } from "../../actors/durable-entity";
 import { queueAdmissionMachine, type QueueOp, type QueueRequest, type QueueSnapshot } from "../../actors/queue-admission";
 import type { Reply } from "../../src/shared/codec";
 import { drawKey } from "../../src/shared/draw-order";
@@ -307,6 +307,30 @@ describe("a concert's queue: the pre-queue and a fair opening", () => {
       order.slice(0, 2).map((user) => ({ type: "activated", token: tickets[user].token, userId: user, activatedAt: OPENS, expiresAt: OPENS + TTL })),
     );
     expect((await asked).ok).toBe(true);
+  });
+
+  test("an opening months away is waited for in steps a timer can take, and comes at its exact tick", async () => {
+    const far = T0 + 90 * 86_400_000;
+    const h = harness({ maxActive: 2, snapshot: concertQueue({ opensAt: far }) });
+    const delays: number[] = [];
+    const setTimeout = h.clock.setTimeout.bind(h.clock);
+    h.clock.setTimeout = (fn, delay) => (delays.push(delay), setTimeout(fn, delay));
+    await enterAll(h, [1, 2, 3]);
+    for (let step = 0; step < 3; step++) {
+      h.clock.increment(MAX_TIMER_MS);
+      await h.settle();
+    }
+    expect(h.batches.flat().some((op) => op.type === "drawn")).toBe(false);
+    h.clock.increment(far - h.clock.now() - 1);
+    await h.settle();
+    expect(h.batches.flat().some((op) => op.type === "drawn")).toBe(false);
+    h.clock.increment(1);
+    await h.settle();
+    expect(h.batches.flat().filter((op) => op.type === "drawn")).toEqual([{ type: "drawn", at: far, seed: SEED, drawn: 3 }]);
+    // Every timer fits in 32 bits (a runtime fires a longer one after 1 ms), and the wait took a handful of them.
+    expect(delays.length).toBeGreaterThan(0);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(MAX_TIMER_MS);
+    expect(delays.length).toBeLessThan(20);
   });
 
   test("admission follows the draw; whoever comes after the opening queues behind the whole pre-queue, in arrival order", async () => {
