@@ -274,6 +274,8 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
   }
 
   reserve(userId: number, seatIds: number[], now: number): Outcome<{ key: string }> {
+    const again = this.pendingReservationOf(userId, seatIds);
+    if (again) return { ok: true, value: { key: again.key }, ops: [] };
     const seats: Seat[] = [];
     for (const id of new Set(seatIds)) {
       const seat = this.seats.get(id);
@@ -305,6 +307,18 @@ export class SeatInventory implements EntityModel<EventCommand, EventOp, OpResul
       value: { key },
       ops: [{ type: "reserved", key, userId, seatIds: ids, prices, totalAmount, createdAt, expiresAt }],
     };
+  }
+
+  /**
+   * The user's reservation awaiting payment of exactly these seats: a reserve sent again (its first answer lost to a
+   * timeout, say) gets it back, as a payment sent again gets its payment, instead of a 409 for seats it reserved.
+   */
+  private pendingReservationOf(userId: number, seatIds: number[]): Reservation | undefined {
+    const key = this.seats.get(seatIds[0]!)?.reservationKey;
+    const r = key === undefined ? undefined : this.reservationsByKey.get(key);
+    if (!r || r.userId !== userId || r.status !== "PENDING") return undefined;
+    const asked = new Set(seatIds);
+    return asked.size === r.seatIds.length && r.seatIds.every((id) => asked.has(id)) ? r : undefined;
   }
 
   /**

@@ -220,8 +220,16 @@ async function streamUntilAdmitted(user: User): Promise<Status | undefined> {
 // ---- buying -----------------------------------------------------------------------------------------------------
 
 const eventIds = values.events ? values.events.split(",").map(Number) : [];
-/** Events and sections found sold out by someone in this process, skipped by later buyers. */
-const soldOut = new Set<string>();
+/**
+ * Events and sections found sold out by someone in this process, skipped by later buyers for a while: seats come back
+ * when holds and unpaid reservations lapse, and a mark kept for good left them unsold at the end of the sale.
+ */
+const SOLD_OUT_FOR_MS = 5000;
+const soldOutAt = new Map<string, number>();
+const soldOut = {
+  has: (key: string) => performance.now() - (soldOutAt.get(key) ?? -Infinity) < SOLD_OUT_FOR_MS,
+  add: (key: string) => void soldOutAt.set(key, performance.now()),
+};
 
 async function buy(user: User): Promise<void> {
   const client = new KeepAliveClient(base);

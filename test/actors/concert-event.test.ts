@@ -179,6 +179,23 @@ describe("concert-event actor: reservations and payment", () => {
     });
   });
 
+  test("reserving the same seats again (the first answer lost) gives the same pending reservation and changes nothing", async () => {
+    const h = harness();
+    await h.ask({ type: "occupy", admittedTo: 0, userId: 1, seatId: 1 });
+    await h.ask({ type: "occupy", admittedTo: 0, userId: 1, seatId: 2 });
+    const [first, again] = await Promise.all([
+      h.ask({ type: "reserve", admittedTo: 0, userId: 1, seatIds: [1, 2] }),
+      h.ask({ type: "reserve", admittedTo: 0, userId: 1, seatIds: [2, 1] }),
+    ]);
+    expect(first.ok).toBe(true);
+    expect(again).toEqual(first);
+    expect(await h.ask({ type: "reserve", admittedTo: 0, userId: 1, seatIds: [1, 2] })).toEqual(first);
+    expect(h.batches.flat().filter((op) => op.type === "reserved")).toHaveLength(1);
+    // Part of it, or someone else asking, is still refused.
+    expect(await h.ask({ type: "reserve", admittedTo: 0, userId: 1, seatIds: [1] })).toEqual({ ok: false, code: "seat_not_held" });
+    expect(await h.ask({ type: "reserve", admittedTo: 0, userId: 2, seatIds: [1, 2] })).toEqual({ ok: false, code: "seat_not_held" });
+  });
+
   test("reserving a seat not held by you, or whose hold lapsed, is seat_not_held", async () => {
     const h = harness();
     await h.ask({ type: "occupy", admittedTo: 0, userId: 1, seatId: 1 });
