@@ -52,6 +52,8 @@ export interface CommitInput<Op> {
   ops: Op[];
   /** The previous group is still in flight: this one may commit only after it has (see `pipelined`). */
   after: boolean;
+  /** The replies of the commands this group serves, in order: the host's trace of the commit links to them. */
+  waiting: (ReplyTo | undefined)[];
 }
 
 interface Waiter {
@@ -257,7 +259,12 @@ export function durableEntity<
       timerFired: assign({ timerAt: undefined }),
       startCommit: enqueueActions(({ context, enqueue }) => {
         const slot = SLOTS.find((id) => !context.flights.some((f) => f.slot === id))!;
-        const input: CommitInput<Op> = { key: context.input.key, ops: context.next.ops, after: context.flights.length > 0 };
+        const input: CommitInput<Op> = {
+          key: context.input.key,
+          ops: context.next.ops,
+          after: context.flights.length > 0,
+          waiting: context.next.waiters.map((waiter) => waiter.replyTo),
+        };
         enqueue.spawnChild("commit", { id: slot, input });
         enqueue.assign({ flights: [...context.flights, { ...context.next, slot }], next: emptyBatch<Op>() });
       }),

@@ -10,6 +10,7 @@
 // load generator. Options: --quick (smaller run), --only pglite|postgres, --scale-only (just the instances table),
 // --compare DIR (also run the service of another checkout, e.g. the commit before a change, as "before": queue, occupy
 // and checkout measured against ours in the same rounds, in alternating order),
+// --trace (ours exports every span over OTLP to a sink in this process: the cost of tracing on),
 // --rush-only (no instances table, no memory), --sale (the sale opening instead: bench/sale.ts), --stadium (a stadium's
 // opening instead: bench/stadium.ts).
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -34,6 +35,7 @@ const { values } = parseArgs({
     until: { type: "string" },
     "status-only": { type: "boolean", default: false },
     runs: { type: "string" },
+    trace: { type: "boolean", default: false },
   },
 });
 
@@ -151,6 +153,7 @@ async function rush(kind: DatabaseKind) {
   const envs = [oursDb!.env, naiveDb!.env, oursDb!.env, beforeDb?.env ?? {}]
     .slice(0, servers)
     .map((db, i) => ({ ...common, ...db, NATS_URL: nats[i]!.url, PORT: String(ports[i]) }));
+  if (sink) Object.assign(envs[0]!, { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf" });
   // Identical events in every database: one per round, so no run sees another's holds, and one that every server
   // warms up on (JIT, connections) before the measured runs; the same again, larger, for the checkout runs. Every
   // queue user has a funded wallet.
@@ -406,6 +409,21 @@ async function seatRange(env: Env, eventId: number): Promise<{ first: number; la
 const pct = (a: number, b: number) => `${Math.round((100 * a) / b)} %`;
 const row = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
 
+/** Where ours sends its spans with --trace: an OTLP/HTTP endpoint that counts what it is sent and keeps nothing. */
+function otlpSink() {
+  const sent = { batches: 0, bytes: 0 };
+  const server = Bun.serve({
+    port: 0,
+    async fetch(request) {
+      sent.batches++;
+      sent.bytes += (await request.arrayBuffer()).byteLength;
+      return new Response(new Uint8Array(), { headers: { "content-type": "application/x-protobuf" } });
+    },
+  });
+  return { url: `http://127.0.0.1:${server.port}`, sent, stop: () => server.stop(true) };
+}
+
+const sink = values.trace ? otlpSink() : undefined;
 const nats = await startNatsServer();
 const lines: string[] = [];
 try {
@@ -493,5 +511,7 @@ try {
   }
 } finally {
   await nats.stop();
+  sink?.stop();
 }
+if (sink) lines.push(`\ntracing on (ours only): ${sink.sent.batches} OTLP batches, ${(sink.sent.bytes / 1e6).toFixed(1)} MB of spans exported`);
 console.log(lines.join("\n"));

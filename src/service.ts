@@ -24,6 +24,7 @@ import { SeatMapViews } from "./seat-map/seat-map-views";
 import { fingerprintKey } from "./shared/queue-tokens";
 import { hostname } from "node:os";
 import { startWalletService } from "./wallet/wallet";
+import { startTracing } from "./shared/tracing";
 
 /** How long a starting instance waits for its queues to load before it listens anyway (and answers 503 until they have). */
 const QUEUES_LOADED_WITHIN_MS = 10_000;
@@ -56,6 +57,7 @@ export async function startService(config: Config): Promise<RunningService> {
   const startedAt = performance.now();
   const startup: Record<string, number> = {};
   const step = (name: string) => (startup[name] = Math.round(performance.now() - startedAt));
+  const stopTracing = await startTracing(config.tracing);
   const db = await openDatabase(config.database, config.ownershipLeaseMs);
   if (config.seedDemo && (await seedDemo(db))) log.info("demo concerts loaded");
   step("database");
@@ -135,6 +137,7 @@ export async function startService(config: Config): Promise<RunningService> {
       stopEventStream();
       await bus.close();
       await db.close();
+      await stopTracing();
     },
   };
 }

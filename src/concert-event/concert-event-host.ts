@@ -25,6 +25,7 @@ import type { TObject } from "typebox";
 import { Api, ConcertUpdated, type Exchange, type SeatMapChange, type SeatMapSeats, type SeatMapState, type ViewHeartbeat, type ViewPageRequest } from "../shared/messages";
 import { eventSubject, Events, message, SeatMaps, type Outgoing } from "../shared/subjects";
 import { outboxEntry, type OutboxEntry, type OutboxRelay } from "../shared/outbox";
+import { tagWithSpan, traceCommit } from "../shared/tracing";
 
 type EventActor = Actor<typeof concertEventMachine>;
 
@@ -155,8 +156,8 @@ export class ConcertEventHost implements OwnerHost {
     const { eventId, lease } = owned;
     const commit = pipelined(async (input: CommitInput) => {
       const eventsOf = (results: OpResult[]) => eventsEntry(eventId, input.ops, results);
-      const { results, events } = await timedCommit("concert-event", input.ops.length, () =>
-        storeCall("concert-event", commitConcertEvent(db, input.key, lease.epoch, input.ops, eventsOf)),
+      const { results, events } = await traceCommit("concert-event", input.ops.length, input.waiting, () =>
+        timedCommit("concert-event", input.ops.length, () => storeCall("concert-event", commitConcertEvent(db, input.key, lease.epoch, input.ops, eventsOf))),
       ).catch(whenFenced(lease, "concert-event", eventEntity(eventId)));
       this.publishMap(owned, seatMapChangesOf(input.ops));
       relay.publish(events);
@@ -329,6 +330,7 @@ export class ConcertEventHost implements OwnerHost {
         resolve(reply);
       };
       running.owed.add(replyTo);
+      tagWithSpan(replyTo);
       running.mailbox.post({ ...command, replyTo } as EventCommand);
     });
   }

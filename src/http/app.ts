@@ -5,6 +5,7 @@ import { Elysia, t } from "elysia";
 import { AppError, CATALOG, errorBody, isErrorCode, RETRY_AFTER_SECONDS, type ErrorCode } from "../shared/errors";
 import { log } from "../shared/log";
 import { httpMetrics, registry } from "../shared/metrics";
+import { traceHttp, tracingOn } from "../shared/tracing";
 import { pathnameOf, requestIdOf, ReservationEvents, responseRequestIdOf, type Api, type HttpDeps, type PageServer } from "./api";
 import { adminRoutes } from "./admin-routes";
 import { bearerVerifier } from "./auth";
@@ -149,7 +150,9 @@ function serve(fetch: AppFetch, atOnce: AnswersAtOnce, pages: PageServer | undef
   return (request: Request): Response | Promise<Response> => {
     const started = performance.now();
     const pathname = pathnameOf(request.url);
-    const response = front(request, pathname, fetch, atOnce, pages);
+    const response = tracingOn()
+      ? traceHttp(request, pathname, () => front(request, pathname, fetch, atOnce, pages), (status) => routeOf(pathname, status))
+      : front(request, pathname, fetch, atOnce, pages);
     return response instanceof Promise ? response.then((r) => served(request, pathname, started, r)) : served(request, pathname, started, response);
   };
 }

@@ -27,6 +27,7 @@ import { GLOBAL_QUEUE, tokenFingerprint } from "../shared/queue-tokens";
 import { DRAW_SEED_BYTES } from "../shared/draw-order";
 import { commitQueue, loadQueue } from "./queue-store";
 import { outboxEntry, RecentIds, type OutboxRelay } from "../shared/outbox";
+import { tagWithSpan, traceCommit } from "../shared/tracing";
 
 /** Changes per feed message: a commit of more goes out as several versions, each well under NATS's payload limit. */
 const CHANGES_PER_MESSAGE = 2_000;
@@ -115,9 +116,9 @@ export class QueueAdmissionHost implements OwnerHost {
     const rules = { maxActive: config.queueMaxActive, activeTtlMs: config.queueActiveTtlMs };
     const commit = pipelined(async (input: CommitInput<QueueOp>) => {
       const events = outboxEntry(input.ops.map((op) => domainEvent(queueId, op)));
-      await timedCommit("queue", input.ops.length, () => storeCall("queue", commitQueue(db, queueId, lease.epoch, input.ops, events))).catch(
-        whenFenced(lease, "queue", `queue ${queueId}`),
-      );
+      await traceCommit("queue", input.ops.length, input.waiting, () =>
+        timedCommit("queue", input.ops.length, () => storeCall("queue", commitQueue(db, queueId, lease.epoch, input.ops, events))),
+      ).catch(whenFenced(lease, "queue", `queue ${queueId}`));
       this.publishChanges(owned, input.ops);
       relay.publish(events);
       for (const op of input.ops) {
@@ -204,7 +205,10 @@ export class QueueAdmissionHost implements OwnerHost {
   private ask(owned: Owned, command: QueueRequest): Promise<Reply<unknown>> {
     if (this.owned.get(owned.queueId) !== owned || !owned.lease.valid()) return Promise.resolve(fail("service_unavailable"));
     owned.pending++;
-    return new Promise<Reply<unknown>>((resolve) => owned.mailbox.post({ ...command, replyTo: resolve })).finally(() => {
+    return new Promise<Reply<unknown>>((resolve) => {
+      tagWithSpan(resolve);
+      owned.mailbox.post({ ...command, replyTo: resolve });
+    }).finally(() => {
       owned.pending--;
     });
   }

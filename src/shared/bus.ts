@@ -6,6 +6,7 @@ import { natsRequestDuration, subjectKind } from "./metrics";
 import type { NatsConfig } from "./config";
 import { connectNats } from "./nats-connection";
 import type { Topic } from "./subjects";
+import { traceNatsRequest } from "./tracing";
 
 export type Publisher = Pick<Bus, "publish">;
 
@@ -72,14 +73,14 @@ export async function connectBus(nats: NatsConfig, requestTimeoutMs: number, opt
   })();
 
   /** Sends a request and waits for its reply; a subject nobody serves is sent again (see `whenNoResponder`). */
-  async function exchange(subject: string, payload: unknown, requestId: string | undefined, timeoutMs: number) {
+  async function exchange(subject: string, payload: unknown, requestId: string | undefined, timeoutMs: number, traced: MsgHdrs | undefined) {
     if (!up || nc.isClosed()) {
       natsRequestDuration.observe({ subject: subjectKind(subject), outcome: "unavailable" }, 0);
       throw new AppError("service_unavailable");
     }
-    let hdrs: MsgHdrs | undefined;
+    let hdrs = traced;
     if (requestId) {
-      hdrs = natsHeaders();
+      hdrs ??= natsHeaders();
       hdrs.set(REQUEST_ID_HEADER, requestId);
     }
     const stop = natsRequestDuration.startTimer({ subject: subjectKind(subject) });
@@ -112,11 +113,13 @@ export async function connectBus(nats: NatsConfig, requestTimeoutMs: number, opt
   return {
     nc,
     connected: () => up && !nc.isClosed(),
-    async request<T>(subject: string, payload: unknown, requestId?: string, timeoutMs = requestTimeoutMs): Promise<T> {
-      const { msg, stop } = await exchange(subject, payload, requestId, timeoutMs);
-      const reply = decode<Reply<T>>(msg.data);
-      stop({ outcome: reply.ok ? "ok" : reply.code });
-      return unwrap(reply);
+    request<T>(subject: string, payload: unknown, requestId?: string, timeoutMs = requestTimeoutMs): Promise<T> {
+      return traceNatsRequest(subject, natsHeaders, async (traced) => {
+        const { msg, stop } = await exchange(subject, payload, requestId, timeoutMs, traced);
+        const reply = decode<Reply<T>>(msg.data);
+        stop({ outcome: reply.ok ? "ok" : reply.code });
+        return unwrap(reply);
+      });
     },
     publish(subject, payload, msgId) {
       if (nc.isClosed()) return;

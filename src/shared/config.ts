@@ -15,6 +15,16 @@ export interface NatsConfig {
   tls?: { caFile?: string };
 }
 
+/** OTLP export of traces (API.md v1.2 "Traces"), from the standard OTEL_* variables. */
+export interface TracingConfig {
+  /** OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as given, or OTEL_EXPORTER_OTLP_ENDPOINT with /v1/traces. */
+  url: string;
+  protocol: "http/protobuf" | "http/json";
+  serviceName: string;
+  /** OTEL_BSP_SCHEDULE_DELAY: how long finished spans wait to leave in one batch. */
+  batchDelayMs: number;
+}
+
 export interface Config {
   port: number;
   database: DatabaseTarget;
@@ -46,6 +56,8 @@ export interface Config {
   ownershipLeaseMs: number;
   /** Refunds are allowed until this long before the event starts. */
   refundCutoffMs: number;
+  /** Unset: no tracing, and no cost for it. */
+  tracing: TracingConfig | undefined;
 }
 
 export const DEVELOPMENT_SECRET = "development-secret-do-not-use-in-production";
@@ -141,6 +153,27 @@ function instanceId(env: Env): string | undefined {
   return raw;
 }
 
+const OTLP_PROTOCOLS = ["http/protobuf", "http/json"] as const;
+
+function tracing(env: Env): TracingConfig | undefined {
+  if (boolean(env, "OTEL_SDK_DISABLED", false) || env.OTEL_TRACES_EXPORTER?.trim() === "none") return undefined;
+  const signal = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim();
+  if (!signal && !base) return undefined;
+  const url = signal || `${base!.replace(/\/+$/, "")}/v1/traces`;
+  if (!/^https?:\/\//.test(url)) throw new ConfigError(`the OTLP endpoint must be http://… or https://…, got "${url}"`);
+  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? "http/protobuf").trim();
+  if (!OTLP_PROTOCOLS.includes(protocol as TracingConfig["protocol"])) {
+    throw new ConfigError(`OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf or http/json, got "${protocol}"`);
+  }
+  return {
+    url,
+    protocol: protocol as TracingConfig["protocol"],
+    serviceName: env.OTEL_SERVICE_NAME?.trim() || "concert-reservation",
+    batchDelayMs: integer(env, "OTEL_BSP_SCHEDULE_DELAY", 5000, 0),
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const auth = authSecret(env);
   const target = database(env);
@@ -164,5 +197,6 @@ export function loadConfig(env: Env = process.env): Config {
     instanceId: instanceId(env),
     ownershipLeaseMs: integer(env, "OWNERSHIP_LEASE_SECONDS", 4, 1, 600) * 1000,
     refundCutoffMs: integer(env, "REFUND_CUTOFF_HOURS", 24, 0, 24 * 365) * 3_600_000,
+    tracing: tracing(env),
   };
 }

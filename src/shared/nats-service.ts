@@ -10,6 +10,7 @@ import { AppError, CATALOG, isErrorCode, type ErrorCode } from "./errors";
 import { REQUEST_ID_HEADER } from "./bus";
 import { log } from "./log";
 import { checkerOf, ERROR_CODE_KEYWORD, ReplyOf, type Exchange } from "./messages";
+import { traceNatsHandler } from "./tracing";
 import type { Topic } from "./subjects";
 
 export interface Endpoint<Request extends TSchema = TSchema, Response extends TSchema = TSchema> {
@@ -71,7 +72,7 @@ function respond(msg: ServiceMsg, reply: Reply<unknown>): void {
   }
 }
 
-async function serve(endpoint: Endpoint, msg: ServiceMsg): Promise<void> {
+async function serve(service: string, endpoint: Endpoint, msg: ServiceMsg): Promise<void> {
   // The HTTP side's request id travels in a NATS header, so one id follows a request into the actor's logs.
   const requestId = msg.headers?.get(REQUEST_ID_HEADER) || undefined;
   const payload = parse(msg);
@@ -80,7 +81,7 @@ async function serve(endpoint: Endpoint, msg: ServiceMsg): Promise<void> {
   if (!checkerOf(schema).Check(payload.value)) return respond(msg, fail(refusalOf(schema, payload.value)));
   let reply: Reply<unknown>;
   try {
-    reply = await endpoint.handle(payload.value, msg.subject);
+    reply = await traceNatsHandler(service, endpoint.name, msg.headers, async () => endpoint.handle(payload.value, msg.subject));
   } catch (error) {
     if (error instanceof AppError) reply = fail(error.code);
     else if (isConnectionError(error)) reply = fail("service_unavailable");
@@ -115,7 +116,7 @@ export async function addService(
       metadata: metadataOf(endpoint.messages),
       handler: (error, msg) => {
         if (error) return log.error("endpoint subscription failed", { endpoint: endpoint.name, error: String(error) });
-        void serve(endpoint, msg);
+        void serve(name, endpoint, msg);
       },
     });
   }

@@ -75,6 +75,30 @@ describe("configuration", () => {
     expect(message({ NATS_URL: "ws://a:443" })).toBe('NATS_URL servers must be nats://… or tls://…, got "ws://a:443"');
   });
 
+  test("traces: off unless an OTLP endpoint is set; the standard OTEL_* variables say where and how", () => {
+    expect(loadConfig({}).tracing).toBeUndefined();
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318/" }).tracing).toEqual({
+      url: "http://collector:4318/v1/traces",
+      protocol: "http/protobuf",
+      serviceName: "concert-reservation",
+      batchDelayMs: 5000,
+    });
+    const signal = loadConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://ignored:4318",
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "https://collector/traces",
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+      OTEL_SERVICE_NAME: "seats-a",
+      OTEL_BSP_SCHEDULE_DELAY: "100",
+    }).tracing;
+    expect(signal).toEqual({ url: "https://collector/traces", protocol: "http/json", serviceName: "seats-a", batchDelayMs: 100 });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_SDK_DISABLED: "true" }).tracing).toBeUndefined();
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_TRACES_EXPORTER: "none" }).tracing).toBeUndefined();
+    expect(message({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4317", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" })).toBe(
+      'OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf or http/json, got "grpc"',
+    );
+    expect(message({ OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318" })).toBe('the OTLP endpoint must be http://… or https://…, got "collector:4318/v1/traces"');
+  });
+
   test("the monitor's NATS settings need nothing else of the service's", () => {
     expect(message({ NODE_ENV: "production" })).toBe("AUTH_SECRET is required when NODE_ENV=production");
     expect(loadNatsConfig({ NODE_ENV: "production", QUEUE_MAX_ACTIVE: "abc" }).servers).toEqual(["nats://127.0.0.1:4222"]);
