@@ -3,7 +3,7 @@
 // user lists the seats, occupies 1–4 random available ones (another on 409), reserves them and pays. Three runs, each
 // on a fresh database and service: the checkout alone (1,000 buyers, no crowd), the crowd polling every second, and
 // the crowd on pushed status streams. Then GET /queue/status is measured against a bare Elysia route answering from
-// memory, with 20,000 waiting, in alternating rounds. Prints the tables the README shows.
+// memory, with 20,000 waiting, in alternating rounds. Prints the tables docs/benchmarks.md shows.
 // Options: --only pglite|postgres (default: PGlite on disk), --quick (a tenth of the crowd), --status-only (just the
 // status measurement), --runs polling,streams (the checkout alone and only the runs named).
 import { mkdtempSync, rmSync } from "node:fs";

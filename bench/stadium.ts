@@ -8,7 +8,7 @@
 // Two runs on fresh databases and services: the reference, with 5,000 waiting, and the stadium, with 200,000; between
 // the stadium's entering and its opening the service is killed with SIGKILL and restarted, and the time until a status
 // is answered again is measured. Then the entry path alone against the HTTP + NATS echo ceiling (bench/baseline-server
-// --mode ceiling), the same crowd entering each. Prints the table the README shows.
+// --mode ceiling), the same crowd entering each. Prints the table docs/benchmarks.md shows.
 // Options: --only postgres (default: PGlite on disk), --waiting N (default 200,000), --quick (a tenth of everything),
 // --until opening (stop after the opening: entering, memory, restart, first admission).
 import { mkdtempSync, rmSync } from "node:fs";

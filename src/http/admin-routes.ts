@@ -13,10 +13,10 @@ const CREATE_EVENT_TIMEOUT_MS = 60_000;
 
 const EXAMPLE_CONCERT = {
   id: 4,
-  title: "아이유 콘서트 2027",
+  title: "아이유 콘서트 2030",
   venue: "KSPO DOME",
-  saleOpensAt: "2027-01-10T11:00:00.000Z",
-  saleClosesAt: "2027-02-10T09:00:00.000Z",
+  saleOpensAt: "2030-01-10T11:00:00.000Z",
+  saleClosesAt: "2030-02-10T09:00:00.000Z",
 };
 
 /** An ISO time as epoch milliseconds for the actors; anything unparseable is a bad request. */
@@ -63,7 +63,7 @@ export function adminRoutes(api: Api) {
         params: concertParams,
         body: S.ConcertPatchBody,
         response: {
-          200: S.Data(S.Concert, { ...EXAMPLE_CONCERT, saleOpensAt: "2027-01-10T12:00:00.000Z" }),
+          200: S.Data(S.Concert, { ...EXAMPLE_CONCERT, saleOpensAt: "2030-01-10T12:00:00.000Z" }),
           ...S.errors("invalid_request", "forbidden", "not_found_concert", "sale_already_open"),
         },
         detail: {
@@ -89,7 +89,7 @@ export function adminRoutes(api: Api) {
         params: concertParams,
         body: S.NewEventBody,
         response: {
-          201: S.Data(S.NewConcertEvent, { id: 10, concertId: 4, startsAt: "2027-02-10T10:00:00.000Z", totalSeats: 5000 }),
+          201: S.Data(S.NewConcertEvent, { id: 10, concertId: 4, startsAt: "2030-02-10T10:00:00.000Z", totalSeats: 5000 }),
           ...S.errors("invalid_request", "forbidden", "not_found_concert"),
         },
         detail: {
@@ -106,7 +106,7 @@ export function adminRoutes(api: Api) {
       {
         params: concertParams,
         response: {
-          200: S.List(S.EventOutline, { id: 10, concertId: 4, startsAt: "2027-02-10T10:00:00.000Z", totalSeats: 5000, sections: [{ name: "VIP", price: 198000, seats: 200 }, { name: "R", price: 154000, seats: 4800 }] }),
+          200: S.List(S.EventOutline, { id: 10, concertId: 4, startsAt: "2030-02-10T10:00:00.000Z", totalSeats: 5000, sections: [{ name: "VIP", price: 198000, seats: 200 }, { name: "R", price: 154000, seats: 4800 }] }),
           ...S.errors("invalid_request", "forbidden", "not_found_concert"),
         },
         detail: { tags: [TAGS.operations], summary: "회차 목록", description: "(beyond) 콘서트의 회차와 구역(이름, 가격, 좌석 수)을 등록한 순서대로 조회합니다.", security: [BEARER] },
@@ -132,7 +132,7 @@ export function adminRoutes(api: Api) {
       {
         params: concertParams,
         response: {
-          200: S.Data(S.QueueReport, { concertId: 4, opensAt: "2027-01-10T11:00:00.000Z", waiting: 18000, active: 500, admittedTotal: 2300 }),
+          200: S.Data(S.QueueReport, { concertId: 4, opensAt: "2030-01-10T11:00:00.000Z", waiting: 18000, active: 500, admittedTotal: 2300 }),
           ...S.errors("invalid_request", "forbidden", "not_found_concert"),
         },
         detail: { tags: [TAGS.operations], summary: "대기열 현황", description: "콘서트 대기열의 대기 인원, 입장 중인 인원, 지금까지 입장한 인원입니다.", security: [BEARER] },

@@ -147,7 +147,7 @@ export const Payment = t.Object({
 
 // ---- operators ------------------------------------------------------------------------------------------------
 
-const Title = t.String({ minLength: 1, maxLength: 200, examples: ["아이유 콘서트 2027"] });
+const Title = t.String({ minLength: 1, maxLength: 200, examples: ["아이유 콘서트 2030"] });
 const Venue = t.String({ minLength: 1, maxLength: 200, examples: ["KSPO DOME"] });
 /** Checked again with Date.parse where used: the format documents it, the handler enforces it. */
 const WhenBody = (example: string) => t.String({ format: "date-time", examples: [example] });
@@ -156,19 +156,19 @@ export const NewConcertBody = t.Object(
   {
     title: Title,
     venue: Venue,
-    saleOpensAt: WhenBody("2027-01-10T11:00:00.000Z"),
-    saleClosesAt: t.Optional(t.Union([WhenBody("2027-02-10T09:00:00.000Z"), t.Null()])),
+    saleOpensAt: WhenBody("2030-01-10T11:00:00.000Z"),
+    saleClosesAt: t.Optional(t.Union([WhenBody("2030-02-10T09:00:00.000Z"), t.Null()])),
   },
-  { examples: [{ title: "아이유 콘서트 2027", venue: "KSPO DOME", saleOpensAt: "2027-01-10T11:00:00.000Z", saleClosesAt: "2027-02-10T09:00:00.000Z" }] },
+  { examples: [{ title: "아이유 콘서트 2030", venue: "KSPO DOME", saleOpensAt: "2030-01-10T11:00:00.000Z", saleClosesAt: "2030-02-10T09:00:00.000Z" }] },
 );
 export const ConcertPatchBody = t.Object(
   {
     title: t.Optional(Title),
     venue: t.Optional(Venue),
-    saleOpensAt: t.Optional(WhenBody("2027-01-10T12:00:00.000Z")),
-    saleClosesAt: t.Optional(t.Union([WhenBody("2027-02-10T09:00:00.000Z"), t.Null()])),
+    saleOpensAt: t.Optional(WhenBody("2030-01-10T12:00:00.000Z")),
+    saleClosesAt: t.Optional(t.Union([WhenBody("2030-02-10T09:00:00.000Z"), t.Null()])),
   },
-  { examples: [{ saleOpensAt: "2027-01-10T12:00:00.000Z" }], description: "바꿀 항목만 보냅니다. 예매가 시작된 뒤에는 saleOpensAt을 바꿀 수 없습니다." },
+  { examples: [{ saleOpensAt: "2030-01-10T12:00:00.000Z" }], description: "바꿀 항목만 보냅니다. 예매가 시작된 뒤에는 saleOpensAt을 바꿀 수 없습니다." },
 );
 export const Section = t.Object({
   name: t.String({ minLength: 1, maxLength: 20, description: "구역 이름: 글자(한글 포함), 숫자, _ 또는 -", examples: ["VIP"] }),
@@ -177,13 +177,13 @@ export const Section = t.Object({
 });
 export const NewEventBody = t.Object(
   {
-    startsAt: WhenBody("2027-02-10T10:00:00.000Z"),
+    startsAt: WhenBody("2030-02-10T10:00:00.000Z"),
     sections: t.Array(Section, { minItems: 1, maxItems: 50 }),
   },
   {
     examples: [
       {
-        startsAt: "2027-02-10T10:00:00.000Z",
+        startsAt: "2030-02-10T10:00:00.000Z",
         sections: [
           { name: "VIP", price: 198000, seats: 200 },
           { name: "R", price: 154000, seats: 4800 },
@@ -237,7 +237,7 @@ export const EXAMPLES = {
     saleOpensAt: "2026-01-01T00:00:00.000Z",
     saleClosesAt: null,
   },
-  event: { id: 1, concertId: 1, startsAt: "2027-02-10T10:00:00.000Z", totalSeats: 50, availableSeats: 31 },
+  event: { id: 1, concertId: 1, startsAt: "2030-02-10T10:00:00.000Z", totalSeats: 50, availableSeats: 31 },
   seat: { id: 1, seatNumber: "12", price: 50000 },
   section: { name: "VIP", price: 198000, seats: 1050, available: 312 },
 } as const;

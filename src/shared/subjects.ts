@@ -1,5 +1,5 @@
 // The NATS subject scheme: requests the HTTP side sends to the actors, and the domain events the actors publish.
-// What each subject carries is described in messages.ts; the README documents the same table.
+// What each subject carries is described in messages.ts; docs/architecture.md documents the same table.
 import type * as M from "./messages";
 
 /**

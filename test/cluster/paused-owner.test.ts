@@ -24,7 +24,7 @@ describe.skipIf(!(await postgresAvailable()))("a paused owner on the PostgreSQL 
   });
 
   test("is fenced off: the event moves, and comes back, without a double booking or a stale answer", async () => {
-    // The server drops a client that misses two pings a second apart, as the README's deployment advises.
+    // The server drops a client that misses two pings a second apart, as docs/operations.md's deployment advises.
     const { natsUrl, target, url } = await sharedBackends(cleanup, { pingSeconds: 1 });
     // The first instance owns the rush event, the second the queue, so admissions go on while the first is frozen.
     const ids = instanceNames(2, (ids) => preferredOwner(eventEntity(EVENT), ids) === ids[0] && preferredOwner(QUEUE_ENTITY, ids) === ids[1]);

@@ -87,7 +87,7 @@ describe.skipIf(!CHROMIUM)("Swagger UI in headless Chromium", () => {
     expect(concert).toMatchObject({ status: "201", body: { data: { title: "스웨거 콘서트", saleOpensAt: opensAt, saleClosesAt: null } } });
     const sections = [{ name: "VIP", price: 198000, seats: 10 }];
     const event = await tryItOut(page, "post", "/api/v1/admin/concerts/{concertId}/events", { concertId: String(concert.body.data.id) }, {
-      startsAt: "2027-02-10T10:00:00.000Z",
+      startsAt: "2030-02-10T10:00:00.000Z",
       sections,
     });
     expect(event).toMatchObject({ status: "201", body: { data: { concertId: concert.body.data.id, totalSeats: 10 } } });

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startTestService, type TestService } from "../support/service";
 
-/** Budgets for what a browser downloads, gzip-compressed (JS + CSS), stated in the README. */
+/** Budgets for what a browser downloads, gzip-compressed (JS + CSS), stated in docs/architecture.md. */
 const BUDGET_KB = { fan: 20, admin: 45 };
 
 describe("pages", () => {
