@@ -143,3 +143,30 @@ describe("traces over OTLP http/protobuf (the default)", () => {
     expect(carrying().every(({ contentType }) => contentType === "application/x-protobuf")).toBe(true);
   });
 });
+
+describe("sampling (OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=0)", () => {
+  const receiver = otlpReceiver();
+  let service: TestService;
+  beforeAll(async () => {
+    service = await startTestService({ kind: "pglite-memory" }, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+      OTEL_BSP_SCHEDULE_DELAY: "50",
+      OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+      OTEL_TRACES_SAMPLER_ARG: "0",
+    });
+  });
+  afterAll(async () => {
+    await service?.stop();
+    receiver.stop();
+  });
+
+  test("no new trace is recorded, but a caller's sampled trace is followed through to the commit", async () => {
+    const user = new UserClient(service.base, 3);
+    const reservationId = await reserve(user, 11);
+    const traceId = hex(16);
+    expect((await user.call("POST", "/api/v1/payments", { reservationId }, { traceparent: `00-${traceId}-${hex(8)}-01` })).status).toBe(200);
+    await waitFor(async () => receiver.spans().some((s) => s.traceId === traceId && s.name === "concert-event commit"), "the caller's trace");
+    expect(new Set(receiver.spans().map((s) => s.traceId))).toEqual(new Set([traceId]));
+  });
+});

@@ -23,6 +23,11 @@ export interface TracingConfig {
   serviceName: string;
   /** OTEL_BSP_SCHEDULE_DELAY: how long finished spans wait to leave in one batch. */
   batchDelayMs: number;
+  /**
+   * OTEL_TRACES_SAMPLER and its argument: which new traces are recorded (a share of them, by trace id), and whether
+   * a caller's sampling decision in its `traceparent` is followed (the `parentbased_` samplers, the default).
+   */
+  sampler: { parentBased: boolean; ratio: number };
 }
 
 export interface Config {
@@ -155,6 +160,21 @@ function instanceId(env: Env): string | undefined {
 
 const OTLP_PROTOCOLS = ["http/protobuf", "http/json"] as const;
 
+function sampler(env: Env): TracingConfig["sampler"] {
+  const name = (env.OTEL_TRACES_SAMPLER ?? "parentbased_always_on").trim();
+  const parentBased = name.startsWith("parentbased_");
+  const kind = name.replace(/^parentbased_/, "");
+  if (kind === "always_on") return { parentBased, ratio: 1 };
+  if (kind === "always_off") return { parentBased, ratio: 0 };
+  if (kind !== "traceidratio") {
+    throw new ConfigError(`OTEL_TRACES_SAMPLER must be always_on, always_off, traceidratio or their parentbased_ forms, got "${name}"`);
+  }
+  const raw = env.OTEL_TRACES_SAMPLER_ARG?.trim() || "1";
+  const ratio = Number(raw);
+  if (!/^\d*\.?\d+$/.test(raw) || ratio > 1) throw new ConfigError(`OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1, got "${raw}"`);
+  return { parentBased, ratio };
+}
+
 function tracing(env: Env): TracingConfig | undefined {
   if (boolean(env, "OTEL_SDK_DISABLED", false) || env.OTEL_TRACES_EXPORTER?.trim() === "none") return undefined;
   const signal = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT?.trim();
@@ -171,6 +191,7 @@ function tracing(env: Env): TracingConfig | undefined {
     protocol: protocol as TracingConfig["protocol"],
     serviceName: env.OTEL_SERVICE_NAME?.trim() || "concert-reservation",
     batchDelayMs: integer(env, "OTEL_BSP_SCHEDULE_DELAY", 5000, 0),
+    sampler: sampler(env),
   };
 }
 

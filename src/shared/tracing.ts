@@ -32,8 +32,12 @@ export const tracingOn = () => tracer !== undefined;
 /** Starts exporting spans as the configuration says; returns what flushes and stops it at shutdown. */
 export async function startTracing(config: TracingConfig | undefined): Promise<() => Promise<void>> {
   if (!config) return async () => {};
-  const [{ TracerProvider, BatchSpanProcessor }, { AsyncLocalStorageContextManager }, { W3CTraceContextPropagator }, { resourceFromAttributes }] =
-    await Promise.all([
+  const [
+    { TracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler },
+    { AsyncLocalStorageContextManager },
+    { W3CTraceContextPropagator },
+    { resourceFromAttributes },
+  ] = await Promise.all([
       import("@opentelemetry/sdk-trace"),
       import("@opentelemetry/context-async-hooks"),
       import("@opentelemetry/core"),
@@ -41,8 +45,10 @@ export async function startTracing(config: TracingConfig | undefined): Promise<(
     ]);
   const { OTLPTraceExporter } =
     config.protocol === "http/json" ? await import("@opentelemetry/exporter-trace-otlp-http") : await import("@opentelemetry/exporter-trace-otlp-proto");
+  const byTraceId = new TraceIdRatioBasedSampler(config.sampler.ratio);
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ "service.name": config.serviceName }),
+    sampler: config.sampler.parentBased ? new ParentBasedSampler({ root: byTraceId }) : byTraceId,
     spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: config.url }), scheduledDelayMillis: config.batchDelayMs })],
   });
   // Explicit contexts through Elysia, NATS callbacks and XState would touch every handler; async-local storage
@@ -50,7 +56,7 @@ export async function startTracing(config: TracingConfig | undefined): Promise<(
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagator = new W3CTraceContextPropagator();
   tracer = provider.getTracer("concert-reservation");
-  log.info("tracing", { url: config.url, protocol: config.protocol, service: config.serviceName });
+  log.info("tracing", { url: config.url, protocol: config.protocol, service: config.serviceName, sampler: config.sampler });
   return async () => {
     tracer = undefined;
     context.disable();

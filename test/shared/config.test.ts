@@ -82,6 +82,7 @@ describe("configuration", () => {
       protocol: "http/protobuf",
       serviceName: "concert-reservation",
       batchDelayMs: 5000,
+      sampler: { parentBased: true, ratio: 1 },
     });
     const signal = loadConfig({
       OTEL_EXPORTER_OTLP_ENDPOINT: "http://ignored:4318",
@@ -90,7 +91,23 @@ describe("configuration", () => {
       OTEL_SERVICE_NAME: "seats-a",
       OTEL_BSP_SCHEDULE_DELAY: "100",
     }).tracing;
-    expect(signal).toEqual({ url: "https://collector/traces", protocol: "http/json", serviceName: "seats-a", batchDelayMs: 100 });
+    expect(signal).toEqual({
+      url: "https://collector/traces",
+      protocol: "http/json",
+      serviceName: "seats-a",
+      batchDelayMs: 100,
+      sampler: { parentBased: true, ratio: 1 },
+    });
+    const sampled = (env: Record<string, string>) => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", ...env }).tracing?.sampler;
+    expect(sampled({ OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.01" })).toEqual({ parentBased: true, ratio: 0.01 });
+    expect(sampled({ OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.5" })).toEqual({ parentBased: false, ratio: 0.5 });
+    expect(sampled({ OTEL_TRACES_SAMPLER: "always_off" })).toEqual({ parentBased: false, ratio: 0 });
+    expect(message({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_TRACES_SAMPLER: "jaeger_remote" })).toBe(
+      'OTEL_TRACES_SAMPLER must be always_on, always_off, traceidratio or their parentbased_ forms, got "jaeger_remote"',
+    );
+    expect(message({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "2" })).toBe(
+      'OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1, got "2"',
+    );
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_SDK_DISABLED: "true" }).tracing).toBeUndefined();
     expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_TRACES_EXPORTER: "none" }).tracing).toBeUndefined();
     expect(message({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4317", OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" })).toBe(
