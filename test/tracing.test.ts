@@ -52,21 +52,25 @@ async function reserve(user: UserClient, seatId: number): Promise<number> {
   return reserved.body.data.id;
 }
 
-describe("traces over OTLP http/json", () => {
+/** A service exporting its spans to a receiver of its own, for the tests of one describe block. */
+function tracedService(env: Record<string, string>) {
   const receiver = otlpReceiver();
-  let service: TestService;
+  const traced = { receiver, base: "" };
+  let service: TestService | undefined;
   beforeAll(async () => {
-    service = await startTestService({ kind: "pglite-memory" }, {
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-      OTEL_SERVICE_NAME: "seats-under-test",
-      OTEL_BSP_SCHEDULE_DELAY: "50",
-    });
+    service = await startTestService({ kind: "pglite-memory" }, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: "50", ...env });
+    traced.base = service.base;
   });
   afterAll(async () => {
     await service?.stop();
     receiver.stop();
   });
+  return traced;
+}
+
+describe("traces over OTLP http/json", () => {
+  const service = tracedService({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_SERVICE_NAME: "seats-under-test" });
+  const { receiver } = service;
 
   test("one payment is one trace: HTTP → NATS → the actor's command → its commit", async () => {
     const user = new UserClient(service.base, 1);
@@ -122,15 +126,8 @@ describe("traces over OTLP http/json", () => {
 });
 
 describe("traces over OTLP http/protobuf (the default)", () => {
-  const receiver = otlpReceiver();
-  let service: TestService;
-  beforeAll(async () => {
-    service = await startTestService({ kind: "pglite-memory" }, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: "50" });
-  });
-  afterAll(async () => {
-    await service?.stop();
-    receiver.stop();
-  });
+  const service = tracedService({});
+  const { receiver } = service;
 
   test("a payment's spans arrive as protobuf, carrying its trace id and the commit", async () => {
     const user = new UserClient(service.base, 2);
@@ -145,21 +142,8 @@ describe("traces over OTLP http/protobuf (the default)", () => {
 });
 
 describe("sampling (OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SAMPLER_ARG=0)", () => {
-  const receiver = otlpReceiver();
-  let service: TestService;
-  beforeAll(async () => {
-    service = await startTestService({ kind: "pglite-memory" }, {
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-      OTEL_BSP_SCHEDULE_DELAY: "50",
-      OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
-      OTEL_TRACES_SAMPLER_ARG: "0",
-    });
-  });
-  afterAll(async () => {
-    await service?.stop();
-    receiver.stop();
-  });
+  const service = tracedService({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_TRACES_SAMPLER: "parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG: "0" });
+  const { receiver } = service;
 
   test("no new trace is recorded, but a caller's sampled trace is followed through to the commit", async () => {
     const user = new UserClient(service.base, 3);
