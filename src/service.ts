@@ -63,7 +63,7 @@ export async function startService(config: Config): Promise<RunningService> {
   step("database");
   const bus = await connectBus(config.nats, config.requestTimeoutMs, { whenNoResponder: requestOwner });
   // Before any actor starts, so the stream keeps the first event too.
-  const stopEventStream = await keepEventStream(bus.nc);
+  const stopEventStream = await keepEventStream(bus.nc, config.eventStreamReplicas);
   step("nats");
   const instance = instanceName(config);
   const relay = new OutboxRelay(bus.nc, db, () => bus.connected(), { instance });

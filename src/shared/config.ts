@@ -63,6 +63,8 @@ export interface Config {
   refundCutoffMs: number;
   /** Unset: no tracing, and no cost for it. */
   tracing: TracingConfig | undefined;
+  /** Copies of RSV_EVENTS the service asks JetStream to keep: 3 on a three-node cluster, so a node lost loses no event. */
+  eventStreamReplicas: number;
 }
 
 export const DEVELOPMENT_SECRET = "development-secret-do-not-use-in-production";
@@ -219,5 +221,6 @@ export function loadConfig(env: Env = process.env): Config {
     ownershipLeaseMs: integer(env, "OWNERSHIP_LEASE_SECONDS", 4, 1, 600) * 1000,
     refundCutoffMs: integer(env, "REFUND_CUTOFF_HOURS", 24, 0, 24 * 365) * 3_600_000,
     tracing: tracing(env),
+    eventStreamReplicas: integer(env, "EVENT_STREAM_REPLICAS", 1, 1, 5),
   };
 }

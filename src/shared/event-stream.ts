@@ -21,26 +21,28 @@ export const EVENT_STREAM_CONFIG = {
 const STREAM_NOT_FOUND = 10059;
 
 /**
- * Creates the stream, or brings an existing one back to the subjects it must capture and at least our duplicate
- * window. Its other settings (age, size, replicas) are left as an operator may have tuned them.
+ * Creates the stream, or brings an existing one back to the subjects it must capture, at least our duplicate window
+ * and at least `replicas` copies (on a cluster: a node lost loses no event). Its other settings (age, size) are left
+ * as an operator may have tuned them.
  */
-export async function ensureEventStream(nc: NatsConnection): Promise<void> {
+export async function ensureEventStream(nc: NatsConnection, replicas = 1): Promise<void> {
   const jsm = await nc.jetstreamManager();
   const existing = await jsm.streams.info(EVENT_STREAM).catch((error: NatsError) => {
     if (error.api_error?.err_code === STREAM_NOT_FOUND) return undefined;
     throw error;
   });
   if (!existing) {
-    await jsm.streams.add(EVENT_STREAM_CONFIG);
+    await jsm.streams.add({ ...EVENT_STREAM_CONFIG, num_replicas: replicas });
     return;
   }
   const { config } = existing;
   const subjectsRight = config.subjects.join() === EVENT_STREAM_CONFIG.subjects.join();
-  if (subjectsRight && config.duplicate_window >= EVENT_STREAM_CONFIG.duplicate_window) return;
+  if (subjectsRight && config.duplicate_window >= EVENT_STREAM_CONFIG.duplicate_window && config.num_replicas >= replicas) return;
   await jsm.streams.update(EVENT_STREAM, {
     ...config,
     subjects: EVENT_STREAM_CONFIG.subjects,
     duplicate_window: Math.max(config.duplicate_window, EVENT_STREAM_CONFIG.duplicate_window),
+    num_replicas: Math.max(config.num_replicas, replicas),
   });
 }
 
@@ -48,13 +50,13 @@ export async function ensureEventStream(nc: NatsConnection): Promise<void> {
  * Ensures the stream now and, while that fails (a server without JetStream, say), again every `retryMs`; the service
  * serves meanwhile, its events published but not kept. Returns what stops the retries.
  */
-export async function keepEventStream(nc: NatsConnection, retryMs = 30_000): Promise<() => void> {
+export async function keepEventStream(nc: NatsConnection, replicas = 1, retryMs = 30_000): Promise<() => void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let warned = false;
   let stopped = false;
   const attempt = async (): Promise<void> => {
     try {
-      await ensureEventStream(nc);
+      await ensureEventStream(nc, replicas);
       if (warned) log.info("event stream ready", { stream: EVENT_STREAM });
     } catch (error) {
       // No responder to the JetStream API: the server runs without JetStream.

@@ -29,6 +29,8 @@ describe("configuration", () => {
       seedDemo: true,
     });
     expect(loadConfig({ DATABASE_URL: "memory://" }).database).toEqual({ kind: "pglite-memory" });
+    expect(loadConfig({}).eventStreamReplicas).toBe(1);
+    expect(loadConfig({ EVENT_STREAM_REPLICAS: "3" }).eventStreamReplicas).toBe(3);
     expect(loadConfig({ NATS_URL: "nats://a:4222, nats://b:4222" }).nats.servers).toEqual(["nats://a:4222", "nats://b:4222"]);
   });
 

@@ -58,7 +58,7 @@ describe("RSV_EVENTS on a server with JetStream", () => {
           : Reflect.get(target, key),
     });
     const jsm = await nc.jetstreamManager();
-    const stop = await keepEventStream(flaky, 50);
+    const stop = await keepEventStream(flaky, 1, 50);
     const exists = () => jsm.streams.info(EVENT_STREAM).then(() => true, () => false);
     const until = Date.now() + 5000;
     while (!(await exists()) && Date.now() < until) await Bun.sleep(20);
