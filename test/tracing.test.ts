@@ -80,7 +80,9 @@ describe("traces over OTLP http/json", () => {
     expect(paid.status).toBe(200);
 
     const trace = () => receiver.spans().filter((s) => s.traceId === traceId);
-    await waitFor(async () => trace().some((s) => s.name === "concert-event commit"), "the payment's commit span");
+    // The HTTP span ends last: it may leave in a later batch than the commit's.
+    const names = () => new Set(trace().map((s) => s.name));
+    await waitFor(async () => names().has("concert-event commit") && names().has("POST /api/v1/payments"), "the payment's spans");
     const spans = trace();
     const one = (what: string, match: (s: OtlpSpan) => boolean) => {
       const found = spans.filter(match);
@@ -110,9 +112,12 @@ describe("traces over OTLP http/json", () => {
     expect(held.map((r) => r.status)).toEqual(users.map(() => 200));
 
     const commits = () => receiver.spans().filter((s) => s.name === "concert-event commit" && (s.links?.length ?? 0) > 1);
-    await waitFor(async () => commits().length > 0, "a commit serving several holds");
+    // Every span of the holds' traces has arrived once each linked trace's HTTP span has (it ends last).
+    const roots = () => new Set(receiver.spans().filter((s) => s.kind === SERVER && s.name.startsWith("POST ")).map((s) => s.traceId));
+    const complete = () => commits().find((c) => c.links!.every((l) => roots().has(l.traceId)));
+    await waitFor(async () => complete() !== undefined, "a commit serving several holds, and their traces");
     const spans = receiver.spans();
-    const commit = commits()[0]!;
+    const commit = complete()!;
     const linkedTraces = new Set(commit.links!.map((l) => l.traceId));
     expect(linkedTraces.size).toBe(commit.links!.length);
     for (const link of commit.links!) {
