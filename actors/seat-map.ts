@@ -66,6 +66,18 @@ export class SeatMap {
     return moved;
   }
 
+  /** The seats taken and freed since `before`, an older map of the same event (a copy this one replaces). */
+  changesSince(before: SeatMap): SeatMapChange[] {
+    const taken: number[] = [];
+    const freed: number[] = [];
+    for (let at = 0; at < this.count; at++) {
+      const id = this.ids[at]!;
+      const open = this.open[at] === 1;
+      if (before.isAvailable(id) !== open) (open ? freed : taken).push(id);
+    }
+    return taken.length + freed.length === 0 ? [] : [{ type: "seats", taken, freed }];
+  }
+
   /** Why a caller admitted by `admittedTo` may not see this event's seats now, if they may not. */
   refusal(admittedTo: number, now: number): ErrorCode | undefined {
     return saleRefusal(this.sale, admittedTo, now);
@@ -160,6 +172,7 @@ export const seatMapCodec: ViewCodec<SeatMap, SeatMapChange, SeatMapState, SeatM
   apply: (map, change) => void map.apply(change),
   cut: (map, pageSize) => map.pages(pageSize),
   build: (state) => new SeatMap(state),
+  diff: (before, after) => after.changesSince(before),
   absorb: (map, page) => map.absorb(page),
 };
 

@@ -30,6 +30,12 @@ export interface ViewCodec<View, Change, First, Page> {
   cut(view: View, pageSize: number): { state: First; rest: Page[] };
   build(state: First): View;
   absorb(view: View, page: Page): void;
+  /**
+   * What a copy rebuilt from pages differs by from the copy it replaces, as changes: the listeners heard neither the
+   * changes the copy missed (why it was rebuilt) nor the rebuild, and would go on from the old model otherwise.
+   * Needed where listeners keep state of their own from the changes (the live seat map streams).
+   */
+  diff?(before: View, after: View): Change[];
 }
 
 /** The first page of a copy: the model at one version, and how many pages it has. */
@@ -110,6 +116,8 @@ export class CommittedView<View, Change, First, Page> {
 interface Tracked<View, Change> {
   id: number;
   view?: View;
+  /** The last copy the listeners followed, kept while the copy is not trusted, for the next rebuild's diff. */
+  stale?: View;
   incarnation?: string;
   version: number;
   lastHeard: number;
@@ -291,7 +299,10 @@ export class Replicas<View, Change, First, Page> {
           this.codec.absorb(view, rest);
         }
         const later = t.buffer.filter((m) => m.incarnation === incarnation && m.version > version);
-        Object.assign(t, { view, incarnation, version });
+        const before = t.view ?? t.stale;
+        Object.assign(t, { view, incarnation, version, stale: undefined });
+        const missed = before && this.codec.diff ? this.codec.diff(before, view) : [];
+        if (missed.length > 0) this.notify(t.id, missed);
         for (const message of later.sort((a, b) => a.version - b.version)) {
           if (message.version !== t.version + 1) throw new Error(`${this.source.name} ${t.id}: change ${t.version + 1} missing`);
           this.applyChanges(t, message);
@@ -299,6 +310,7 @@ export class Replicas<View, Change, First, Page> {
         t.lastHeard = this.now();
       } catch (error) {
         // Its next heartbeat tries again; until then the copy is not trusted. An entity that does not exist is dropped.
+        t.stale = t.view ?? t.stale;
         t.view = undefined;
         t.incarnation = undefined;
         if (error instanceof AppError && error.code === this.source.missingCode) this.tracked.delete(t.id);

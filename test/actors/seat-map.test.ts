@@ -140,6 +140,18 @@ describe("an event's seat map follows what its actor committed", () => {
     expect(map.sectionList().map((s) => s.available)).toEqual([2, 2, 3]);
   });
 
+  test("a copy rebuilt from pages tells its listeners what it differs by from the copy it replaces", () => {
+    const old = new SeatMap(seatMapStateOf(hall(4)));
+    old.apply({ type: "seats", taken: [1, 2], freed: [] });
+    const rebuilt = new SeatMap(seatMapStateOf(hall(4)));
+    rebuilt.apply({ type: "seats", taken: [2, 5, 7], freed: [] });
+    const missed = seatMapCodec.diff!(old, rebuilt);
+    expect(missed).toEqual([{ type: "seats", taken: [5, 7], freed: [1] }]);
+    for (const change of missed) old.apply(change);
+    expect(old.availableIds()).toEqual(rebuilt.availableIds());
+    expect(seatMapCodec.diff!(rebuilt, rebuilt)).toEqual([]);
+  });
+
   test("a commit's changes name each seat once, by its last state", () => {
     const ops: EventOp[] = [
       { type: "held", seatId: 1, userId: 1, expiresAt: 5 },
