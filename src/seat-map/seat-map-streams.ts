@@ -3,9 +3,12 @@
 // every 250 ms, the seats taken and freed since the previous message, each in the list of its last state; a ping
 // every 15 s. Every stream of an event gets the same bytes, encoded once per message. The stream ends with an `error`
 // event once the queue token that opened it stops being ACTIVE.
+//
+// A push compares the seats on sale now with what the event's streams were last told, rather than replaying the
+// changes heard since: a change this instance's copy took without telling its listeners (a copy rebuilt, the event's
+// ownership moving between instances) then still reaches every stream with the next push.
 import type { FingerprintKey } from "../shared/queue-tokens";
 import { observe } from "../shared/metrics";
-import type { SeatMapChange } from "../shared/messages";
 import type { SeatMapViews } from "./seat-map-views";
 
 const encoder = new TextEncoder();
@@ -26,14 +29,12 @@ interface MapStream {
   key: FingerprintKey;
   queueId: number;
   controller: ReadableStreamDefaultController<Uint8Array>;
-  /** The version of the last message it was sent. */
-  version: number;
+  /** The seats on sale as this stream was last told: its snapshot, or the last push (shared by every stream told it). */
+  told: Seats;
 }
 
-/** Seats whose state changed since the last push: each one's last state, and the version that set it. */
-interface Pending {
-  seats: Map<number, { available: boolean; version: number }>;
-}
+/** The seats on sale at one moment, sorted by id; one object is shared by every stream that was told exactly it. */
+type Seats = number[];
 
 const frame = (name: string, data: string) => encoder.encode(`event: ${name}\ndata: ${data}\n\n`);
 const PING = encoder.encode(": ping\n\n");
@@ -43,7 +44,8 @@ export class SeatMapStreams {
   private readonly streams = new Map<number, Set<MapStream>>();
   /** Open streams by the high bits of their token's fingerprint (the low bits are checked on use). */
   private readonly byToken = new Map<number, Set<MapStream>>();
-  private readonly pending = new Map<number, Pending>();
+  /** Events whose map changed since their last push. */
+  private readonly dirty = new Set<number>();
   /** When each event's streams were last sent changes: never again within the period. */
   private readonly pushedAt = new Map<number, number>();
   /**
@@ -51,7 +53,7 @@ export class SeatMapStreams {
    * after it was taken are still pending then, and reach its streams with that push. At a hall's opening a snapshot is
    * thousands of ids, and the map changes every few milliseconds.
    */
-  private readonly snapshots = new Map<number, { version: number; bytes: Uint8Array }>();
+  private readonly snapshots = new Map<number, { version: number; seats: Seats; bytes: Uint8Array }>();
   private readonly timers: ReturnType<typeof setInterval>[];
   private open = 0;
 
@@ -61,7 +63,7 @@ export class SeatMapStreams {
     private readonly stillActive: (key: FingerprintKey, queueId: number) => boolean,
     timing: MapStreamTiming = DEFAULT_TIMING,
   ) {
-    maps.onChange((eventId, changes) => this.changed(eventId, changes));
+    maps.onChange((eventId) => this.changed(eventId));
     observe("seat_map_streams_open", "Live seat map streams open on this instance", [], () => [{ labels: {}, value: this.open }]);
     this.timers = [
       setInterval(() => this.push(timing.changesEveryMs), timing.changesEveryMs / PUSH_TICKS_PER_PERIOD),
@@ -77,7 +79,7 @@ export class SeatMapStreams {
     const body = new ReadableStream<Uint8Array>({
       start: (controller) => {
         controller.enqueue(first.bytes);
-        stream = { eventId, key: { ...key }, queueId: admittedTo, controller, version: first.version };
+        stream = { eventId, key: { ...key }, queueId: admittedTo, controller, told: first.seats };
         this.add(stream);
       },
       cancel: () => {
@@ -105,12 +107,12 @@ export class SeatMapStreams {
     return this.open;
   }
 
-  private snapshotOf(eventId: number): { version: number; bytes: Uint8Array } {
+  private snapshotOf(eventId: number): { version: number; seats: Seats; bytes: Uint8Array } {
     const known = this.snapshots.get(eventId);
     if (known) return known;
     const version = this.maps.version(eventId);
-    const map = this.maps.viewOf(eventId)!;
-    const snapshot = { version, bytes: frame("snapshot", `{"version":${version},"available":[${map.availableIds().join(",")}]}`) };
+    const seats = this.maps.viewOf(eventId)!.availableIds();
+    const snapshot = { version, seats, bytes: frame("snapshot", `{"version":${version},"available":[${seats.join(",")}]}`) };
     this.snapshots.set(eventId, snapshot);
     return snapshot;
   }
@@ -151,45 +153,37 @@ export class SeatMapStreams {
     }
   }
 
-  /** A map's changes are noted, each seat by its latest state, for the next push; only events someone watches. */
-  private changed(eventId: number, changes: SeatMapChange[]): void {
-    // Nobody watches: no change is pending for anyone, so a snapshot taken before it would miss it.
+  /** A map changed: its streams are brought up to it with the next push. */
+  private changed(eventId: number): void {
+    // Nobody watches: a snapshot kept from before would be stale, and the next stream takes a new one.
     if (!this.streams.has(eventId)) return void this.snapshots.delete(eventId);
-    const version = this.maps.version(eventId);
-    const pending = this.pending.get(eventId) ?? { seats: new Map() };
-    this.pending.set(eventId, pending);
-    for (const change of changes) {
-      if (change.type !== "seats") continue;
-      for (const id of change.taken) pending.seats.set(id, { available: false, version });
-      for (const id of change.freed) pending.seats.set(id, { available: true, version });
-    }
+    this.dirty.add(eventId);
   }
 
   /**
-   * One message per watched event that changed: every stream gets the same bytes, but one that opened after some of
-   * these changes (its snapshot had them) gets only the later ones.
+   * One message per watched event that changed: the seats whose state differs from what its streams were told. The
+   * streams told the same thing (the last push, or one snapshot) get the same bytes.
    */
   private push(periodMs: number): void {
     const now = performance.now();
-    for (const [eventId, { seats }] of this.pending) {
+    for (const eventId of this.dirty) {
       if (now - (this.pushedAt.get(eventId) ?? -Infinity) < periodMs) continue;
-      this.pending.delete(eventId);
+      const map = this.maps.viewOf(eventId);
+      // A copy not trusted right now (being rebuilt): the event stays marked, and is pushed once it is.
+      if (!map) continue;
+      this.dirty.delete(eventId);
       this.snapshots.delete(eventId);
       const streams = this.streams.get(eventId);
-      if (!streams || seats.size === 0) continue;
+      if (!streams) continue;
       this.pushedAt.set(eventId, now);
       const version = this.maps.version(eventId);
-      let shared: Uint8Array | undefined;
+      const seats = map.availableIds();
+      const frames = new Map<Seats, Uint8Array | undefined>();
       for (const stream of streams) {
-        const since = stream.version;
-        stream.version = version;
-        if ([...seats.values()].every((seat) => seat.version > since)) {
-          shared ??= changesFrame(version, seats, since);
-          this.send(stream, shared!);
-          continue;
-        }
-        const later = changesFrame(version, seats, since);
-        if (later) this.send(stream, later);
+        if (!frames.has(stream.told)) frames.set(stream.told, changesFrame(version, stream.told, seats));
+        const message = frames.get(stream.told);
+        stream.told = seats;
+        if (message) this.send(stream, message);
       }
     }
   }
@@ -204,13 +198,18 @@ export class SeatMapStreams {
   }
 }
 
-/** The `changes` message of the seats changed after version `since`, or undefined when there are none. */
-function changesFrame(version: number, seats: Pending["seats"], since: number): Uint8Array | undefined {
+/** The `changes` message from the seats `before` to the seats `after` (both sorted), or undefined when they are equal. */
+function changesFrame(version: number, before: Seats, after: Seats): Uint8Array | undefined {
   const taken: number[] = [];
   const freed: number[] = [];
-  for (const [id, seat] of seats) {
-    if (seat.version <= since) continue;
-    (seat.available ? freed : taken).push(id);
+  let i = 0;
+  let j = 0;
+  while (i < before.length || j < after.length) {
+    const was = before[i] ?? Infinity;
+    const is = after[j] ?? Infinity;
+    if (was === is) (i++, j++);
+    else if (was < is) (taken.push(was), i++);
+    else (freed.push(is), j++);
   }
   return taken.length + freed.length === 0 ? undefined : frame("changes", JSON.stringify({ version, taken, freed }));
 }
