@@ -3,7 +3,7 @@
 // and tickets and admissions per second, refreshed every second from the operator routes.
 import "./shared/styles.css";
 import { api, call, messageOf } from "./shared/api";
-import { h, notice, show, when, won } from "./shared/dom";
+import { card, h, notice, show, when, won } from "./shared/dom";
 import { SessionStore, sessionFrom, tokenFromAddress, type Session } from "./shared/session";
 import { signInView, type SignIn } from "./shared/sign-in";
 import { RateChart } from "./admin/rate-chart";
@@ -182,10 +182,10 @@ function console_(session: Session): void {
       }
     };
     void load();
-    return h(
-      "section",
-      { class: "card", "aria-labelledby": "events-title" },
-      h("h3", { id: "events-title" }, "회차"),
+    return card(
+      "events-title",
+      "h3",
+      "회차",
       h(
         "table",
         { id: "admin-events" },
@@ -263,10 +263,10 @@ function console_(session: Session): void {
       clearInterval(timer);
     };
     void refresh();
-    return h(
-      "section",
-      { class: "card", "aria-labelledby": "live-title" },
-      h("h3", { id: "live-title" }, "실시간 판매 현황"),
+    return card(
+      "live-title",
+      "h3",
+      "실시간 판매 현황",
       updated,
       h("dl", { class: "figures" }, ...Object.values(figures).map((f) => f.element)),
       h(
@@ -294,7 +294,7 @@ function console_(session: Session): void {
       "div",
       { class: "page" },
       h("main", { id: "main" }, h("h1", {}, "콘서트 운영"), alerts, detail),
-      h("aside", { class: "side" }, h("section", { class: "card", "aria-labelledby": "concerts-title" }, h("h2", { id: "concerts-title" }, "콘서트"), concertList), newConcertForm()),
+      h("aside", { class: "side" }, card("concerts-title", "h2", "콘서트", concertList), newConcertForm()),
     ),
   );
   void loadConcerts();

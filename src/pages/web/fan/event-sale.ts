@@ -3,7 +3,7 @@
 // awaiting payment, and the wallet. The drawing answers the mouse; the list of seats beside it answers the keyboard
 // and a screen reader.
 import { api, call, messageOf, PageError } from "../shared/api";
-import { announce, clock, h, notice, show, when, won } from "../shared/dom";
+import { announce, card, clock, h, notice, show, when, won } from "../shared/dom";
 import { LiveStream } from "../shared/live-stream";
 import type { Dispose, FanContext } from "./context";
 import { legend, SeatPlan, type SeatInfo } from "./seat-plan";
@@ -60,10 +60,10 @@ export function eventSale(ctx: FanContext, main: HTMLElement, concertId: number,
     h(
       "div",
       { class: "sale-layout" },
-      h(
-        "section",
-        { class: "card", "aria-labelledby": "plan-title" },
-        h("h2", { id: "plan-title" }, "좌석 배치도"),
+      card(
+        "plan-title",
+        "h2",
+        "좌석 배치도",
         summary,
         planBox,
         legend(),
@@ -78,8 +78,8 @@ export function eventSale(ctx: FanContext, main: HTMLElement, concertId: number,
       h(
         "aside",
         { class: "checkout" },
-        h("section", { class: "card", "aria-labelledby": "holds-title" }, h("h2", { id: "holds-title" }, "내가 점유한 좌석"), holdList, reserveButton),
-        h("section", { class: "card", "aria-labelledby": "pending-title" }, h("h2", { id: "pending-title" }, "결제 대기 중인 예약"), pendingList),
+        card("holds-title", "h2", "내가 점유한 좌석", holdList, reserveButton),
+        card("pending-title", "h2", "결제 대기 중인 예약", pendingList),
       ),
     ),
   );

@@ -25,6 +25,11 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props = 
 
 const SVG = "http://www.w3.org/2000/svg";
 
+/** A card of the page: a section named by its heading, so a screen reader lists it by that name. */
+export function card(id: string, heading: "h2" | "h3", title: string, ...children: Child[]): HTMLElement {
+  return h("section", { class: "card", "aria-labelledby": id }, h(heading, { id }, title), ...children);
+}
+
 export function svg(tag: string, attributes: Record<string, string | number> = {}): SVGElement {
   const element = document.createElementNS(SVG, tag) as SVGElement;
   for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, String(value));
