@@ -52,8 +52,8 @@ export interface CommitInput<Op> {
   ops: Op[];
   /** The previous group is still in flight: this one may commit only after it has (see `pipelined`). */
   after: boolean;
-  /** The replies of the commands this group serves, in order: the host's trace of the commit links to them. */
-  waiting: (ReplyTo | undefined)[];
+  /** The commands this group serves, by their replies, in order: the host's trace of the commit links to them. */
+  waiting: readonly { replyTo: ReplyTo | undefined }[];
 }
 
 interface Waiter {
@@ -263,7 +263,8 @@ export function durableEntity<
           key: context.input.key,
           ops: context.next.ops,
           after: context.flights.length > 0,
-          waiting: context.next.waiters.map((waiter) => waiter.replyTo),
+          // The batch's own list (no copy on every commit): the next batch is a new one.
+          waiting: context.next.waiters,
         };
         enqueue.spawnChild("commit", { id: slot, input });
         enqueue.assign({ flights: [...context.flights, { ...context.next, slot }], next: emptyBatch<Op>() });

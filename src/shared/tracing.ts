@@ -150,9 +150,9 @@ export function tagWithSpan(replyTo: object): void {
 }
 
 /** A group commit: the child of the first command it serves, linked to each of them. */
-export function traceCommit<T>(entity: string, ops: number, waiting: readonly (object | undefined)[], commit: () => Promise<T>): Promise<T> {
+export function traceCommit<T>(entity: string, ops: number, waiting: readonly { replyTo?: object }[], commit: () => Promise<T>): Promise<T> {
   if (!tracer) return commit();
-  const served = waiting.flatMap((replyTo) => {
+  const served = waiting.flatMap(({ replyTo }) => {
     const spanContext = replyTo && commandSpans.get(replyTo);
     return spanContext ? [spanContext] : [];
   });
