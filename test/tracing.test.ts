@@ -60,7 +60,7 @@ function tracedService(env: Record<string, string>) {
   beforeAll(async () => {
     service = await startTestService({ kind: "pglite-memory" }, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: "50", ...env });
     traced.base = service.base;
-  });
+  }, 30_000);
   afterAll(async () => {
     await service?.stop();
     receiver.stop();
