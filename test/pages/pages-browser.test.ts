@@ -76,6 +76,9 @@ describe.skipIf(!CHROMIUM)("pages in headless Chromium", () => {
     // One seat by the mouse on the drawing, one by the keyboard from the list.
     await page.locator("svg.seat-plan rect.seat.free").first().click();
     await page.locator("#my-holds li[data-hold]").first().waitFor();
+    // The list is redrawn a moment after a hold (at once, on a quiet machine): pick from it once the held seat has left.
+    const heldFirst = await page.locator("#my-holds li[data-hold]").first().getAttribute("data-hold");
+    await page.locator(`#${await page.getByLabel("예약 가능한 좌석").getAttribute("id")} option[value="${heldFirst}"]`).waitFor({ state: "detached" });
     await page.getByLabel("예약 가능한 좌석").selectOption({ index: 0 });
     await page.getByRole("button", { name: "이 좌석 점유" }).focus();
     await page.keyboard.press("Enter");
