@@ -196,7 +196,7 @@ function runsOf(ops: QueueOp[]): QueueOp[][] {
 /**
  * Runs of issued, admitted and ended turns as one statement, applied only while the epoch is current (fence and
  * change together, see fenceCte) and only if every token to admit is still waiting: all of it, or nothing. The runs'
- * tokens must be distinct, since the parts of one statement do not see each other's changes.
+ * users must be distinct (distinctUsers), since the parts of one statement do not see each other's changes.
  */
 async function applyFencedRuns(db: Database, queueId: number, epoch: number, runs: RunOp[][], events: OutboxEntry): Promise<void> {
   const params = new Params();
@@ -221,12 +221,16 @@ async function applyFencedRuns(db: Database, queueId: number, epoch: number, run
   if (Number(row!.ready) !== admitted.length) throw new StoreDriftError(`${admitted.length - Number(row!.ready)} admitted tokens were not waiting`);
 }
 
-/** Whether no token appears in two runs, so that they can be the parts of one statement. */
-function distinctTokens(runs: RunOp[][]): boolean {
-  const seen = new Set<string>();
+/**
+ * Whether no user appears in two ops, so that the runs can be the parts of one statement. Distinct tokens are not
+ * enough: a user's turn ending and their next place (two tokens of one user) in one statement may be applied in either
+ * order, and the new place inserted first meets the old one, still live, in the one-live-place-per-user index.
+ */
+function distinctUsers(runs: RunOp[][]): boolean {
+  const seen = new Set<number>();
   for (const op of runs.flat()) {
-    if (seen.has(op.token)) return false;
-    seen.add(op.token);
+    if (seen.has(op.userId)) return false;
+    seen.add(op.userId);
   }
   return true;
 }
@@ -235,11 +239,12 @@ function distinctTokens(runs: RunOp[][]): boolean {
  * Commits a batch atomically, in the actor's order, fenced by the owner's epoch. A batch of issued, admitted and ended
  * turns (a rush's entries; a sale's turn ended by a payment and the next admitted) is one statement, atomic on its own:
  * it saves the BEGIN, the fence and the COMMIT, a third of such a commit's time on PGlite. Anything else (the opening,
- * an operator's edit, a token that enters and leaves in one batch) takes a transaction, fenced when it commits.
+ * an operator's edit, a user with two ops in one batch, as a token that enters and leaves) takes a transaction, fenced
+ * when it commits.
  */
 export async function commitQueue(db: Database, queueId: number, epoch: number, ops: QueueOp[], events = outboxEntry([])): Promise<void> {
   const runs = runsOf(ops);
-  if (runs.every((run) => run.every(isRunOp)) && distinctTokens(runs as RunOp[][])) {
+  if (runs.every((run) => run.every(isRunOp)) && distinctUsers(runs as RunOp[][])) {
     return applyFencedRuns(db, queueId, epoch, runs as RunOp[][], events);
   }
   await db.transaction(async (tx) => {

@@ -6,6 +6,7 @@ import { openDatabase, type Database, type Queryable } from "../../src/shared/db
 import { claim, FencedError, QUEUE_ENTITY } from "../../src/cluster/ownership-store";
 import { StoreDriftError } from "../../src/shared/db/port";
 import { commitQueue, loadQueue } from "../../src/queue/queue-store";
+import { databaseCases } from "../support/databases";
 
 const LIVE = 5000;
 let shared: Database;
@@ -90,6 +91,28 @@ describe("a queue's turn ending and the next admitted, as one statement", () => 
     expect(await statuses()).toEqual(["EXPIRED", "EXPIRED", "ACTIVE"]);
     await db.close();
   });
+});
+
+// Found by the chaos run (seed 1): a fan whose turn ran out queued again while the queue's commit of that expiry was
+// still waiting, so the expiry and the new place went into one batch. As one statement, the new place could be
+// inserted before the old one was expired, against the one-live-place-per-user index: a 500 on entering.
+describe("a user's turn ending and their next place, in one batch", async () => {
+  for (const { name, open } of await databaseCases()) {
+    test(`lands in the actor's order on ${name}`, async () => {
+      const { target, drop } = await open();
+      const db = await openDatabase(target);
+      const epoch = (await claim(db, "test", QUEUE_ENTITY, 60_000))!;
+      const first = { type: "issued" as const, token: "again-0000000000000001", userId: 7, seq: 1, status: "ACTIVE" as const, issuedAt: 0, activatedAt: 0, expiresAt: 1 };
+      await commitQueue(db, 0, epoch, [first]);
+      const ended = { type: "expired" as const, token: first.token, userId: 7, at: 2, reason: "ttl" as const };
+      const next = { type: "issued" as const, token: "again-0000000000000002", userId: 7, seq: 2, status: "WAITING" as const, issuedAt: 2 };
+      await commitQueue(db, 0, epoch, [ended, next]);
+      const rows = await db.query(`SELECT token, status FROM queue_tokens WHERE user_id = 7 ORDER BY seq`);
+      expect(rows.map((r) => [r.token, r.status])).toEqual([[first.token, "EXPIRED"], [next.token, "WAITING"]]);
+      await db.close();
+      await drop();
+    });
+  }
 });
 
 describe("queue store on PGlite, with no statistics: loading", () => {
