@@ -61,11 +61,12 @@ export async function startService(config: Config): Promise<RunningService> {
   const db = await openDatabase(config.database, config.ownershipLeaseMs);
   if (config.seedDemo && (await seedDemo(db))) log.info("demo concerts loaded");
   step("database");
-  const bus = await connectBus(config.nats, config.requestTimeoutMs, { whenNoResponder: requestOwner });
+  const instance = instanceName(config);
+  // Named after the instance, so a NATS server's connection list (/connz) tells which instance is on which node.
+  const bus = await connectBus(config.nats, config.requestTimeoutMs, { whenNoResponder: requestOwner, name: `concert-reservation ${instance}` });
   // Before any actor starts, so the stream keeps the first event too.
   const stopEventStream = await keepEventStream(bus.nc, config.eventStreamReplicas);
   step("nats");
-  const instance = instanceName(config);
   const relay = new OutboxRelay(bus.nc, db, () => bus.connected(), { instance });
   await relay.start();
   const events = new ConcertEventHost(bus.nc, db, bus, relay, config, instance);

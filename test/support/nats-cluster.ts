@@ -11,6 +11,8 @@ const NODE_CONFIG = resolve(import.meta.dir, "../../deploy/nats-cluster/node.con
 export interface ClusterNode {
   name: string;
   url: string;
+  /** The node's HTTP monitoring endpoint (/connz, /jsz). */
+  monitor: string;
   stop(): Promise<void>;
   start(): Promise<void>;
 }
@@ -19,21 +21,26 @@ export interface NatsCluster {
   nodes: ClusterNode[];
   /** Every node's URL, comma-separated, as NATS_URL takes them. */
   urls: string;
+  /** Where the nodes keep their stores and logs. */
+  dir: string;
   stop(): Promise<void>;
 }
 
 export async function startNatsCluster(size = 3): Promise<NatsCluster> {
-  const ports = await Promise.all(Array.from({ length: size }, async () => ({ client: await freePort(), route: await freePort() })));
+  const ports = await Promise.all(
+    Array.from({ length: size }, async () => ({ client: await freePort(), route: await freePort(), monitor: await freePort() })),
+  );
   const dir = mkdtempSync(join(tmpdir(), "nats-cluster-"));
-  const nodes = ports.map(({ client, route }, i): ClusterNode => {
+  const nodes = ports.map(({ client, route, monitor }, i): ClusterNode => {
     const name = `n${i + 1}`;
     const routes = ports.filter((_, j) => j !== i).map((p) => `nats-route://127.0.0.1:${p.route}`).join(",");
-    const args = ["-c", NODE_CONFIG, "--server_name", name, "-a", "127.0.0.1", "-p", String(client), "-sd", join(dir, name)];
+    const args = ["-c", NODE_CONFIG, "--server_name", name, "-a", "127.0.0.1", "-p", String(client), "-m", String(monitor), "-sd", join(dir, name)];
     args.push("--cluster", `nats://127.0.0.1:${route}`, "--routes", routes, "-l", join(dir, `${name}.log`));
     let child: ChildProcess | undefined;
     return {
       name,
       url: `nats://127.0.0.1:${client}`,
+      monitor: `http://127.0.0.1:${monitor}`,
       async start() {
         child = spawn("nats-server", args, { stdio: "ignore" });
         await waitFor(() => portOpen(client), `${name} on ${client}`);
@@ -47,5 +54,5 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
     };
   });
   await Promise.all(nodes.map((node) => node.start()));
-  return { nodes, urls: nodes.map((n) => n.url).join(","), stop: async () => void (await Promise.all(nodes.map((n) => n.stop()))) };
+  return { nodes, urls: nodes.map((n) => n.url).join(","), dir, stop: async () => void (await Promise.all(nodes.map((n) => n.stop()))) };
 }

@@ -26,6 +26,8 @@ function command(program: string, args: string[]): [string, string[]] {
 
 export interface PostgresServer {
   url: string;
+  /** The data directory's parent: what to keep for inspection, or remove. */
+  dir: string;
   stop(): Promise<void>;
   start(): Promise<void>;
 }
@@ -44,6 +46,7 @@ export async function startPostgresServer(): Promise<PostgresServer> {
   let child: ChildProcess | undefined;
   const server: PostgresServer = {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    dir,
     async start() {
       const [postgres, args] = command("postgres", ["-D", join(dir, "data"), "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1"]);
       child = spawn(postgres, args, { stdio: "ignore" });
