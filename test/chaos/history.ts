@@ -67,27 +67,44 @@ export interface Endpoint {
 }
 
 /**
- * The load balancer in front of the instances, as one is usually set up: round robin, and a passive health check that
- * skips an instance for a while after a request to it timed out or was refused (nginx's max_fails=1 fail_timeout=5s).
+ * The load balancer in front of the instances, set up as operations.md advises: round robin over the instances whose
+ * `/ready` answered 200 at the last check (every 500 ms), and a passive check on top that skips an instance for 5 s
+ * after a request to it timed out or was refused. When no instance looks healthy it sends to them all in turn.
  */
 export class Balancer {
   private readonly suspectUntil = new Map<string, number>();
+  private readonly unready = new Set<string>();
   private turn = 0;
+  private checking: ReturnType<typeof setInterval> | undefined;
 
   constructor(
-    private readonly endpoints: () => Endpoint[],
+    private readonly endpoints: Endpoint[],
     private readonly failTimeoutMs = 5_000,
   ) {}
 
-  /** The next instance not under suspicion, or the next one at all when every instance is. */
+  /** Starts the active health check. */
+  watch(intervalMs = 500): void {
+    const probe = async (endpoint: Endpoint) => {
+      const ready = await fetch(`${endpoint.base}/ready`, { signal: AbortSignal.timeout(intervalMs) })
+        .then((r) => r.status === 200)
+        .catch(() => false);
+      if (ready) this.unready.delete(endpoint.id);
+      else this.unready.add(endpoint.id);
+    };
+    this.checking = setInterval(() => this.endpoints.forEach((e) => void probe(e)), intervalMs);
+  }
+
+  stop(): void {
+    clearInterval(this.checking);
+  }
+
   pick(): Endpoint {
-    const all = this.endpoints();
     const now = Date.now();
-    for (let i = 0; i < all.length; i++) {
-      const endpoint = all[this.turn++ % all.length]!;
-      if ((this.suspectUntil.get(endpoint.id) ?? 0) <= now) return endpoint;
+    for (let i = 0; i < this.endpoints.length; i++) {
+      const endpoint = this.endpoints[this.turn++ % this.endpoints.length]!;
+      if (!this.unready.has(endpoint.id) && (this.suspectUntil.get(endpoint.id) ?? 0) <= now) return endpoint;
     }
-    return all[this.turn++ % all.length]!;
+    return this.endpoints[this.turn++ % this.endpoints.length]!;
   }
 
   failed(endpoint: Endpoint): void {
@@ -95,7 +112,7 @@ export class Balancer {
   }
 
   get size(): number {
-    return this.endpoints().length;
+    return this.endpoints.length;
   }
 }
 

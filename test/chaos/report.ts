@@ -34,9 +34,28 @@ export function report(facts: RunFacts, ops: Op[], faults: FaultRecord[], served
       `| ${i + 1} | ${at} | ${fault.kind} | ${fault.target} | ${seconds(fault.healed - fault.start)} | ${a.requests} | ${a.failed} | ${share(a.unavailable, a.failed)} | ${a.timeouts} | ${seconds(a.failingMs)} | ${overlaps} |`,
     );
   });
+  lines.push("", ...byKind(served));
   lines.push("", "| invariant | checked | violations |", "| --- | ---: | ---: |");
   for (const r of results) lines.push(`| ${r.name} | ${r.checked} | ${r.violations.length === 0 ? "0" : `**${r.violations.length}**`} |`);
   const failed = results.filter((r) => r.violations.length > 0);
   for (const r of failed) lines.push("", `**${r.name}**`, ...r.violations.slice(0, 20).map((v) => `- ${v}`));
   return lines.join("\n") + "\n";
+}
+
+/** The faults summed up by kind: how often, and how the requests under them fared. */
+function byKind(served: Availability[]): string[] {
+  const lines = [
+    "| fault | times | requests | failed | 503 + Retry-After | timeouts | failing for, longest (s) |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  const kinds = [...new Set(served.map((a) => a.fault.kind))];
+  for (const kind of kinds) {
+    const of = served.filter((a) => a.fault.kind === kind);
+    const sum = (pick: (a: Availability) => number) => of.reduce((n, a) => n + pick(a), 0);
+    const failed = sum((a) => a.failed);
+    lines.push(
+      `| ${kind} | ${of.length} | ${sum((a) => a.requests)} | ${failed} | ${share(sum((a) => a.unavailable), failed)} | ${sum((a) => a.timeouts)} | ${seconds(Math.max(...of.map((a) => a.failingMs)))} |`,
+    );
+  }
+  return lines;
 }

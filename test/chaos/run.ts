@@ -92,7 +92,8 @@ async function setUpSale(): Promise<SaleUnderTest> {
 const sale = await setUpSale();
 const history = new History();
 const endpoints = system.instances.map((i) => ({ id: i.id, base: i.base }));
-const balancer = new Balancer(() => endpoints);
+const balancer = new Balancer(endpoints);
+balancer.watch();
 const stopAt = sale.opensAt + SALE_MS;
 const fans = Array.from({ length: FANS }, (_, i) => {
   const client = new FanClient(1000 + i, history, balancer, SECRET, 5_000);
@@ -102,6 +103,7 @@ const crowd = Promise.all(fans.map((fan) => fan.run()));
 await Bun.sleep(Math.max(0, sale.opensAt - Date.now()));
 const faults = await runNemesis(system, plan, { concertId: sale.concertId, eventIds: sale.events.map((e) => e.id) }, sale.opensAt, () => Date.now() > stopAt);
 await crowd;
+balancer.stop();
 console.log(`chaos: sale over, ${history.ops.length} requests; letting the system settle`);
 
 /** Healed: every instance up, the outbox drained, and every lapsed hold released (a lease and a timer later). */
