@@ -4,6 +4,7 @@
 // node an instance is connected to lost, a PostgreSQL restart). Within a track one fault heals before the next, so at
 // most one instance and one NATS node are down at a time: the cluster keeps its quorum and a majority of instances.
 import { eventEntity, queueEntity } from "../../src/cluster/ownership-store";
+import type { ClusterNode } from "../support/nats-cluster";
 import type { Seeded } from "./seeded";
 import type { ServiceInstance, System } from "./system";
 
@@ -85,13 +86,15 @@ export async function runNemesis(system: System, plan: PlannedFault[], targets: 
 }
 
 async function inject(system: System, fault: PlannedFault, targets: NemesisTargets): Promise<FaultRecord> {
-  const start = Date.now();
+  // The fault starts when its target is found and hit, not while it is looked for.
+  let start = Date.now();
   const done = (target: string, skipped?: string): FaultRecord => ({ ...fault, target, start, healed: Date.now(), skipped });
   switch (fault.kind) {
     case "kill-queue-owner":
     case "kill-event-owner": {
       const owner = await ownerFor(system, fault, targets);
       if (!owner) return done("-", "no owner held the lease");
+      start = Date.now();
       await owner.kill();
       await Bun.sleep(fault.durationMs);
       await owner.start();
@@ -100,6 +103,7 @@ async function inject(system: System, fault: PlannedFault, targets: NemesisTarge
     case "pause-event-owner": {
       const owner = await ownerFor(system, fault, targets);
       if (!owner) return done("-", "no owner held the lease");
+      start = Date.now();
       owner.pause();
       await Bun.sleep(fault.durationMs);
       owner.resume();
@@ -107,12 +111,11 @@ async function inject(system: System, fault: PlannedFault, targets: NemesisTarge
     }
     case "nats-node-loss":
     case "nats-connected-node-loss": {
-      const node =
-        fault.kind === "nats-node-loss"
-          ? system.nats.nodes[fault.pick % system.nats.nodes.length]!
-          : await system.nodeOf(system.instances[fault.pick % system.instances.length]!);
-      if (!node) return done("-", "the instance was on no node");
-      const target = fault.kind === "nats-node-loss" ? node.name : `${node.name} (${system.instances[fault.pick % system.instances.length]!.id}'s)`;
+      const instance = system.instances[fault.pick % system.instances.length]!;
+      const node = fault.kind === "nats-node-loss" ? system.nats.nodes[fault.pick % system.nats.nodes.length]! : await nodeFor(system, instance);
+      if (!node) return done("-", `${instance.id} was on no node`);
+      const target = fault.kind === "nats-node-loss" ? node.name : `${node.name} (${instance.id}'s)`;
+      start = Date.now();
       await node.stop();
       await Bun.sleep(fault.durationMs);
       await node.start();
@@ -127,8 +130,21 @@ async function inject(system: System, fault: PlannedFault, targets: NemesisTarge
   }
 }
 
+/** The node an instance is connected to, waited for up to 3 s: it may be reconnecting, or starting. */
+async function nodeFor(system: System, instance: ServiceInstance): Promise<ClusterNode | undefined> {
+  for (const until = Date.now() + 3_000; Date.now() < until; await Bun.sleep(250)) {
+    const node = instance.running && !instance.paused ? await system.nodeOf(instance) : undefined;
+    if (node) return node;
+  }
+  return undefined;
+}
+
+/** The entity's owner, waited for up to 3 s: an event whose owner was just killed gets another at its next request. */
 async function ownerFor(system: System, fault: PlannedFault, targets: NemesisTargets): Promise<ServiceInstance | undefined> {
   const entity = fault.kind === "kill-queue-owner" ? queueEntity(targets.concertId) : eventEntity(targets.eventIds[fault.pick % targets.eventIds.length]!);
-  const owner = await system.ownerOf(entity);
-  return owner?.running && !owner.paused ? owner : undefined;
+  for (const until = Date.now() + 3_000; Date.now() < until; await Bun.sleep(250)) {
+    const owner = await system.ownerOf(entity);
+    if (owner?.running && !owner.paused) return owner;
+  }
+  return undefined;
 }

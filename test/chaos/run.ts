@@ -123,15 +123,26 @@ async function settle(): Promise<void> {
   }
 }
 
+/** The promise's value, or a rejection once `ms` have passed without one. */
+async function within<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([work, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function finalState(): Promise<FinalState> {
   await settle();
   const nc = await connect({ servers: system.nats.nodes.map((n) => n.url) });
   try {
     for (let tries = 0; ; tries++) {
       try {
-        return await readFinalState(await system.db(), nc, sale.concertId);
+        // While the stream elects a leader its API does not answer, and a read can wait for good: bounded, and again.
+        return await within(30_000, readFinalState(await system.db(), nc, sale.concertId));
       } catch (error) {
-        // The stream's API does not answer while it elects a leader.
         if (tries >= 10) throw error;
         await Bun.sleep(2000);
       }
