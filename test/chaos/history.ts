@@ -55,10 +55,6 @@ export class History {
   toJsonLines(): string {
     return this.ops.map((op) => JSON.stringify(op)).join("\n") + "\n";
   }
-
-  static fromJsonLines(text: string): Op[] {
-    return text.split("\n").filter(Boolean).map((line) => JSON.parse(line) as Op);
-  }
 }
 
 export interface Endpoint {
