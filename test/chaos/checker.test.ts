@@ -123,6 +123,17 @@ describe("the chaos checker", () => {
     expect(failing([...ops, { ...other, start: OPENS + 15_000, end: OPENS + 15_020 }], state())).not.toContain("no seat held by two fans at once");
   });
 
+  test("an acknowledged hold gone before its expiry: the holder's reservation refused as seat_not_held", () => {
+    const ops = history().slice(0, 5);
+    const refused = op(11, "reserve", 3_000, { eventId: 1, seatIds: [1], token: TOKEN }, undefined, { outcome: "fail", status: 409, code: "seat_not_held" });
+    expect(failing([...ops, refused], state())).toContain("no seat held by two fans at once");
+    // Given back first, or asked for after the hold lapsed: nothing was lost.
+    const released = op(12, "release", 2_500, { eventId: 1, seatId: 1, token: TOKEN }, { id: 1, status: "AVAILABLE" });
+    expect(failing([...ops, released, refused], state())).not.toContain("no seat held by two fans at once");
+    const late = { ...refused, start: OPENS + 15_000, end: OPENS + 15_020 };
+    expect(failing([...ops, late], state())).not.toContain("no seat held by two fans at once");
+  });
+
   test("an admission seen before the opening, and a turn that went back to waiting", () => {
     const early = history();
     early[2] = { ...early[2]!, data: { status: "ACTIVE" } };

@@ -130,8 +130,39 @@ const holds: Check = (ops) => {
       }
     }
   }
-  return result("no seat held by two fans at once", granted.length, violations);
+  violations.push(...lostHolds(ops, granted));
+  return result("no seat held by two fans at once; no acknowledged hold lost while it lasted", granted.length, violations);
 };
+
+/**
+ * Holds that were acknowledged and then gone before their expiry: the holder's reservation of the seat, asked for and
+ * answered while the hold was certainly live, was refused as `seat_not_held`. Anything of the holder's that may have let
+ * the seat go meanwhile (giving it back, a cancellation, a refund, a reservation of other seats) ends the certainty.
+ */
+function lostHolds(ops: Op[], granted: Op[]): string[] {
+  const lost: string[] = [];
+  const refused = of(ops, "reserve").filter((op) => op.code === "seat_not_held");
+  for (const r of refused) {
+    const seatIds = r.args.seatIds as number[];
+    const letGoBetween = (from: number, seatId: number) =>
+      ops.some(
+        (o) =>
+          o.user === r.user &&
+          o !== r &&
+          maybe(o) &&
+          o.start >= from &&
+          o.start < r.start &&
+          ((o.kind === "release" && o.args.seatId === seatId) || o.kind === "cancel" || o.kind === "refund" || (o.kind === "reserve" && !sameSeats(o.args.seatIds as number[], seatIds))),
+      );
+    for (const seatId of seatIds) {
+      const hold = granted.find(
+        (h) => h.user === r.user && h.args.seatId === seatId && h.end < r.start && r.end < new Date(h.data.expirationTime).getTime() && !letGoBetween(h.start, seatId),
+      );
+      if (hold) lost.push(`seat ${seatId}: user ${r.user}'s acknowledged hold (op ${hold.id}) was gone when they reserved it (op ${r.id})`);
+    }
+  }
+  return lost;
+}
 
 const soldOnce: Check = (ops, state) => {
   const violations: string[] = [];
