@@ -52,6 +52,14 @@ async function reserve(user: UserClient, seatId: number): Promise<number> {
   return reserved.body.data.id;
 }
 
+/** Reserves `seatId` and pays for it in a trace the caller started (sampled): the trace's id. */
+async function payInCallersTrace(user: UserClient, seatId: number): Promise<string> {
+  const reservationId = await reserve(user, seatId);
+  const traceId = hex(16);
+  expect((await user.call("POST", "/api/v1/payments", { reservationId }, { traceparent: `00-${traceId}-${hex(8)}-01` })).status).toBe(200);
+  return traceId;
+}
+
 /** A service exporting its spans to a receiver of its own, for the tests of one describe block. */
 function tracedService(env: Record<string, string>) {
   const receiver = otlpReceiver();
@@ -135,10 +143,7 @@ describe("traces over OTLP http/protobuf (the default)", () => {
   const { receiver } = service;
 
   test("a payment's spans arrive as protobuf, carrying its trace id and the commit", async () => {
-    const user = new UserClient(service.base, 2);
-    const reservationId = await reserve(user, 9);
-    const traceId = hex(16);
-    expect((await user.call("POST", "/api/v1/payments", { reservationId }, { traceparent: `00-${traceId}-${hex(8)}-01` })).status).toBe(200);
+    const traceId = await payInCallersTrace(new UserClient(service.base, 2), 9);
     const traceBytes = Buffer.from(traceId, "hex");
     const carrying = () => receiver.bodies.filter(({ body }) => Buffer.from(body).includes(traceBytes));
     await waitFor(async () => carrying().some(({ body }) => Buffer.from(body).includes("concert-event commit")), "the payment's commit span");
@@ -151,10 +156,7 @@ describe("sampling (OTEL_TRACES_SAMPLER=parentbased_traceidratio, OTEL_TRACES_SA
   const { receiver } = service;
 
   test("no new trace is recorded, but a caller's sampled trace is followed through to the commit", async () => {
-    const user = new UserClient(service.base, 3);
-    const reservationId = await reserve(user, 11);
-    const traceId = hex(16);
-    expect((await user.call("POST", "/api/v1/payments", { reservationId }, { traceparent: `00-${traceId}-${hex(8)}-01` })).status).toBe(200);
+    const traceId = await payInCallersTrace(new UserClient(service.base, 3), 11);
     await waitFor(async () => receiver.spans().some((s) => s.traceId === traceId && s.name === "concert-event commit"), "the caller's trace");
     expect(new Set(receiver.spans().map((s) => s.traceId))).toEqual(new Set([traceId]));
   });
