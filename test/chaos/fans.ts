@@ -3,7 +3,7 @@
 // away, reserve, sometimes cancel, pay, sometimes ask for a refund, and queue again for another turn). An answer that
 // may not have taken effect (a 503, a timeout) is asked again, as Retry-After says; every attempt is in the history.
 import type { FanClient, Op, OpKind } from "./history";
-import type { Seeded } from "./seeded";
+import type { Seeded } from "../support/seeded";
 
 export interface SaleUnderTest {
   concertId: number;

@@ -5,7 +5,7 @@
 // most one instance and one NATS node are down at a time: the cluster keeps its quorum and a majority of instances.
 import { eventEntity, queueEntity } from "../../src/cluster/ownership-store";
 import type { ClusterNode } from "../support/nats-cluster";
-import type { Seeded } from "./seeded";
+import type { Seeded } from "../support/seeded";
 import type { ServiceInstance, System } from "./system";
 
 export type FaultKind =

@@ -18,7 +18,7 @@ import { readFinalState, type FinalState } from "./final-state";
 import { Balancer, FanClient, History } from "./history";
 import { planFaults, runNemesis } from "./nemesis";
 import { report } from "./report";
-import { Seeded } from "./seeded";
+import { Seeded } from "../support/seeded";
 import { System } from "./system";
 
 const { values } = parseArgs({

@@ -3,20 +3,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { signUserToken } from "../../src/http/auth";
 import { CATALOG } from "../../src/shared/errors";
+import { Seeded } from "../support/seeded";
 import { startTestService, TEST_SECRET, UserClient, type TestService } from "../support/service";
-
-/** A small seeded generator (mulberry32), so a failure can be replayed. */
-function generator(seed: number) {
-  let state = seed;
-  const next = () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
-  return { next, pick };
-}
 
 const ROUTES = [
   ["GET", "/api/v1/users/{user}/wallet"],
@@ -56,7 +44,7 @@ describe("fuzzing every endpoint", () => {
   test("800 random requests: only catalog answers, money stays exact", async () => {
     const user = new UserClient(t.base, userId);
     await user.enterQueue();
-    const random = generator(20261128);
+    const random = new Seeded(20261128);
     let charged = 0;
     for (let i = 0; i < 800; i++) {
       const [method, template] = random.pick(ROUTES);

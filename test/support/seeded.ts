@@ -1,4 +1,5 @@
-// A seeded random source, so a chaos run's schedule of faults and its fans' choices follow from its seed alone.
+// A seeded random source, so a run (a chaos sale's faults and fans, a fuzzer's requests) follows from its seed alone and a
+// failure can be replayed.
 
 /** sfc32 from a 32-bit seed: small, fast, and good enough to draw schedules and choices (not for anything secret). */
 export class Seeded {
