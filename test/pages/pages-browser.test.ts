@@ -82,7 +82,13 @@ describe.skipIf(!CHROMIUM)("pages in headless Chromium", () => {
     await page.getByLabel("예약 가능한 좌석").selectOption({ index: 0 });
     await page.getByRole("button", { name: "이 좌석 점유" }).focus();
     await page.keyboard.press("Enter");
-    await expect(page.locator("#my-holds li[data-hold]").nth(1).waitFor()).resolves.toBeUndefined();
+    // On failure, say what the page showed instead: this step has failed now and then under load, and a bare timeout
+    // told nothing.
+    const secondHold = await page.locator("#my-holds li[data-hold]").nth(1).waitFor().then(
+      () => "held",
+      async () => `not held; chosen ${await page.getByLabel("예약 가능한 좌석").inputValue()}; alerts: "${await page.locator("#sale-alerts").innerText()}"; turn: "${await page.locator("#turn-state").innerText()}"`,
+    );
+    expect(secondHold).toBe("held");
     expect(await page.locator("#my-holds .timer").first().innerText()).toMatch(/남은 시간 [45]:\d\d/);
     expect(await page.locator("svg.seat-plan rect.seat.mine").count()).toBe(2);
 
